@@ -1,0 +1,390 @@
+"""The ``DiagnosticExecution`` document: spec and status as pydantic models.
+
+This is the one source of truth: the local ``run`` reads manifests with these models, the operator
+validates objects with them, and the CRD's OpenAPI schema is generated from them.
+Field names are camelCase, as in every Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from diagnostic_operator.quantities import (
+    DURATION_PATTERN,
+    QUANTITY_PATTERN,
+    QuantityError,
+    cpu_millicores,
+    memory_bytes,
+    parse_duration,
+)
+
+API_GROUP = "diagnostic-operator.io"
+API_VERSION = "v1alpha1"
+KIND = "DiagnosticExecution"
+PLURAL = "diagnosticexecutions"
+FULL_API_VERSION = f"{API_GROUP}/{API_VERSION}"
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+RESERVED_ENV = frozenset({"DIAGNOSTIC_OUTPUT_DIR"})
+
+
+def _check_quantity(kind: str) -> Any:
+    def check(value: str) -> str:
+        try:
+            amount = memory_bytes(value) if kind == "memory" else cpu_millicores(value)
+        except QuantityError as exc:
+            raise ValueError(str(exc)) from None
+        if amount <= 0:
+            raise ValueError(f"{value!r} must be greater than zero")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_duration(value: str) -> str:
+    try:
+        seconds = parse_duration(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from None
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return value
+
+
+MemoryQuantity = Annotated[
+    str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=32), _check_quantity("memory")
+]
+CpuQuantity = Annotated[
+    str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=32), _check_quantity("cpu")
+]
+Duration = Annotated[
+    str, StringConstraints(pattern=DURATION_PATTERN, max_length=32), AfterValidator(_check_duration)
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Diagnostic(_Model):
+    """Which diagnostic this is: provider, slug and version identify it across runs."""
+
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    slug: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] = "1"
+
+
+class EnvVar(_Model):
+    """A plain environment variable for the diagnostic. Secrets belong in the operator's configuration."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME_PATTERN)]
+    value: Annotated[str, StringConstraints(max_length=32768)] = ""
+
+
+class ResourceHint(_Model):
+    """What one attempt needs. Becomes the runner container's requests/limits and deadlines."""
+
+    memory: MemoryQuantity = Field(default="4Gi", description="Memory request and limit, e.g. 4Gi.")
+    cpu: CpuQuantity = Field(default="1", description="CPU request, e.g. 1 or 500m.")
+    cpu_limit: CpuQuantity | None = Field(
+        default=None, alias="cpuLimit", description="CPU limit; none unless asked for."
+    )
+    wall_clock: Duration = Field(
+        default="6h", alias="wallClock", description="Deadline of the diagnostic, from its start."
+    )
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] | None = (
+        Field(default=None, description="Routing: a Kueue LocalQueue or a queue of the operator's config.")
+    )
+    gpu: Annotated[int, Field(ge=0, le=16)] = Field(default=0, description="GPUs (extended resource).")
+
+    @property
+    def memory_bytes(self) -> int:
+        return memory_bytes(self.memory)
+
+    @property
+    def cpu_millicores(self) -> int:
+        return cpu_millicores(self.cpu)
+
+    @property
+    def wall_clock_seconds(self) -> float:
+        return parse_duration(self.wall_clock)
+
+
+class Backoff(_Model):
+    """Exponential backoff between attempts: initial × factor^(n-1), at most max."""
+
+    initial: Duration = "10s"
+    max: Duration = "10m"
+    factor: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+
+
+class RetryPolicy(_Model):
+    """How many attempts, and how an attempt grows after running out of memory or time."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(default=3, alias="maxAttempts")
+    backoff: Backoff = Field(default_factory=Backoff)
+    memory_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(default=1.5, alias="memoryGrowth")
+    max_memory: MemoryQuantity = Field(default="64Gi", alias="maxMemory")
+    wall_clock_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(default=1.0, alias="wallClockGrowth")
+    max_wall_clock: Duration | None = Field(default=None, alias="maxWallClock")
+    retryable_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] = Field(
+        default_factory=list, alias="retryableExitCodes", max_length=255
+    )
+    infrastructure_retries: Annotated[int, Field(ge=0, le=100)] = Field(default=5, alias="infrastructureRetries")
+
+
+class VocabularyMode(StrEnum):
+    OFF = "off"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+RelativeFile = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class ResultFiles(_Model):
+    """Where the diagnostic writes its result files, relative to DIAGNOSTIC_OUTPUT_DIR."""
+
+    metric_bundle: RelativeFile = Field(default="diagnostic.json", alias="metricBundle")
+    output_bundle: RelativeFile = Field(default="output.json", alias="outputBundle")
+    series: RelativeFile | None = Field(default="series.json")
+    controlled_vocabulary: VocabularyMode = Field(default=VocabularyMode.WARN, alias="controlledVocabulary")
+
+    @model_validator(mode="after")
+    def _relative(self) -> ResultFiles:
+        for field, value in (("metricBundle", self.metric_bundle), ("outputBundle", self.output_bundle),
+                             ("series", self.series)):
+            if value is None:
+                continue
+            if value.startswith("/") or "\\" in value or "\x00" in value or _escapes(value):
+                raise ValueError(f"{field}: {value!r} must be a relative path inside the output folder")
+        return self
+
+
+def _escapes(path: str) -> bool:
+    depth = 0
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            return True
+    return depth <= 0
+
+
+class OutputLocation(_Model):
+    """Where outputs are published. Empty means the operator's (or `run`'s) default store."""
+
+    store: Annotated[str, StringConstraints(max_length=1024, pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?|file://.+|/.+)$")] | None = None
+
+
+class DiagnosticExecutionSpec(_Model):
+    """One request to run a diagnostic on one execution group."""
+
+    diagnostic: Diagnostic
+    group_key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(alias="groupKey")
+    dataset_hash: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+        default=None, alias="datasetHash"
+    )
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+    command: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]], Field(min_length=1, max_length=256)]
+    args: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=1024)] = Field(
+        default_factory=list
+    )
+    env: Annotated[list[EnvVar], Field(max_length=256)] = Field(default_factory=list)
+    resources: ResourceHint = Field(default_factory=ResourceHint)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    pending_timeout: Duration = Field(default="10m", alias="pendingTimeout")
+    results: ResultFiles = Field(default_factory=ResultFiles)
+    output: OutputLocation = Field(default_factory=OutputLocation)
+    cancel: bool = False
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> DiagnosticExecutionSpec:
+        if self.resources.memory_bytes > memory_bytes(self.retry.max_memory):
+            raise ValueError(
+                f"resources.memory ({self.resources.memory}) is larger than retry.maxMemory "
+                f"({self.retry.max_memory})"
+            )
+        if parse_duration(self.retry.backoff.initial) > parse_duration(self.retry.backoff.max):
+            raise ValueError(
+                f"retry.backoff.initial ({self.retry.backoff.initial}) is longer than "
+                f"retry.backoff.max ({self.retry.backoff.max})"
+            )
+        if self.retry.max_wall_clock is not None and (
+            self.resources.wall_clock_seconds > parse_duration(self.retry.max_wall_clock)
+        ):
+            raise ValueError(
+                f"resources.wallClock ({self.resources.wall_clock}) is longer than retry.maxWallClock "
+                f"({self.retry.max_wall_clock})"
+            )
+        seen: set[str] = set()
+        for i, var in enumerate(self.env):
+            if var.name in RESERVED_ENV:
+                raise ValueError(f"env[{i}].name: {var.name!r} is set by the runner and cannot be overridden")
+            if var.name in seen:
+                raise ValueError(f"env[{i}].name: {var.name!r} appears twice")
+            seen.add(var.name)
+        return self
+
+
+class ObjectMeta(BaseModel):
+    """The part of Kubernetes metadata a manifest needs; other keys are kept but not checked."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    namespace: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    uid: str | None = None
+    generation: int | None = None
+
+
+class DiagnosticExecution(BaseModel):
+    """A whole ``DiagnosticExecution`` manifest."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_version: Literal["diagnostic-operator.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["DiagnosticExecution"]
+    metadata: ObjectMeta
+    spec: DiagnosticExecutionSpec
+    status: dict[str, Any] | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# Status: what `kubectl get dx -o yaml` and `diagnostic-operator executions show --json` both print.
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
+
+
+class FailureClass(StrEnum):
+    """The lifecycle's failure classes (lifecycle.md); ``Success`` is the absence of failure."""
+
+    SUCCESS = "Success"
+    OUT_OF_MEMORY = "OutOfMemory"
+    TIMED_OUT = "TimedOut"
+    INFRASTRUCTURE = "Infrastructure"
+    CONFIGURATION = "Configuration"
+    DIAGNOSTIC_ERROR = "DiagnosticError"
+    CANCELLED = "Cancelled"
+
+
+class Decision(StrEnum):
+    SUCCESS = "SUCCESS"
+    RETRY = "RETRY"
+    GIVE_UP = "GIVE_UP"
+    CANCEL = "CANCEL"
+
+
+class Condition(BaseModel):
+    """A kstatus-compatible condition."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+
+
+class AttemptResources(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    memory: str
+    cpu: str
+    wall_clock: str = Field(alias="wallClock")
+
+
+class AttemptTelemetry(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+    cpu_seconds: float | None = Field(default=None, alias="cpuSeconds")
+    peak_memory_bytes: int | None = Field(default=None, alias="peakMemoryBytes")
+    peak_memory_source: str | None = Field(default=None, alias="peakMemorySource")
+    memory_limit_bytes: int | None = Field(default=None, alias="memoryLimitBytes")
+    queue_seconds: float | None = Field(default=None, alias="queueSeconds")
+
+
+class AttemptStatus(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    number: int
+    job: str | None = None
+    pod: str | None = None
+    node: str | None = None
+    start_time: str | None = Field(default=None, alias="startTime")
+    end_time: str | None = Field(default=None, alias="endTime")
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    signal: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    failure_class: FailureClass | None = Field(default=None, alias="failureClass")
+    decision: Decision | None = None
+    resources: AttemptResources | None = None
+    telemetry: AttemptTelemetry = Field(default_factory=AttemptTelemetry)
+    log_location: str | None = Field(default=None, alias="logLocation")
+
+
+class IngestCounts(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    outputs: int = 0
+    scalar_values: int = Field(default=0, alias="scalarValues")
+    series_values: int = Field(default=0, alias="seriesValues")
+
+
+MAX_ATTEMPT_HISTORY = 20
+
+
+class DiagnosticExecutionStatus(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    phase: Phase = Phase.PENDING
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    conditions: list[Condition] = Field(default_factory=list)
+    attempt: int = 0
+    attempts: list[AttemptStatus] = Field(default_factory=list, max_length=MAX_ATTEMPT_HISTORY)
+    failure_class: FailureClass | None = Field(default=None, alias="failureClass")
+    reason: str | None = None
+    message: str | None = None
+    output_location: str | None = Field(default=None, alias="outputLocation")
+    ingested: IngestCounts = Field(default_factory=IngestCounts)
+    database_execution_id: int | None = Field(default=None, alias="databaseExecutionId")
+    start_time: str | None = Field(default=None, alias="startTime")
+    completion_time: str | None = Field(default=None, alias="completionTime")
+
+
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def camel(name: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
