@@ -1,0 +1,245 @@
+"""The ``diagnostic-operator`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from diagnostic_operator import __version__
+from diagnostic_operator.manifest import ManifestError, load_manifests
+from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
+
+app = typer.Typer(
+    name="diagnostic-operator",
+    help=(
+        "Run scientific diagnostics (CMEC / Climate-REF style), classify how they ended, retry what deserves "
+        "a retry, and publish every result to object storage and a database.\n\n"
+        "Locally (no cluster): `diagnostic-operator run MANIFEST.yaml` runs the manifest's command on this "
+        "machine, with a SQLite file and a local folder as the defaults. In a cluster the same "
+        "DiagnosticExecution manifest is applied with kubectl and the operator runs it as a Job."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+executions_app = typer.Typer(help="Read executions from the database.", no_args_is_help=True)
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+results_app = typer.Typer(help="Check a diagnostic's result files.", no_args_is_help=True)
+app.add_typer(executions_app, name="executions")
+app.add_typer(db_app, name="db")
+app.add_typer(results_app, name="results")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", help=f"Database URL (sqlite:///file.db or postgresql://…). Env: {DATABASE_ENV}.",
+    show_default=False)]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", help=f"Object store URL (a folder, file:///dir or s3://bucket/prefix). Env: {STORE_ENV}.",
+    show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        console.print(f"diagnostic-operator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Global options."""
+
+
+@app.command()
+def run(
+    manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecution manifest (YAML).")],
+    database: DatabaseOpt = None,
+    store: StoreOpt = None,
+    memory_limits: Annotated[str, typer.Option(
+        help="How to enforce spec.resources.memory: auto (a memory cgroup if possible, else RLIMIT_AS), "
+             "cgroup, rlimit, or off.")] = "auto",
+    keep_scratch: Annotated[bool, typer.Option(help="Keep the attempt folders after a success.")] = False,
+    vocabulary: Annotated[Path | None, typer.Option(
+        help="A controlled-vocabulary YAML file (default: the built-in CMIP vocabulary).")] = None,
+    output_json: JsonOpt = False,
+    progress: Annotated[bool, typer.Option(help="Show a live progress view.")] = True,
+) -> None:
+    """Run a manifest on this machine: shim, classify, retry, publish, ingest. Exit 0 only on success."""
+    from diagnostic_operator.db.errors import DatabaseError
+    from diagnostic_operator.progress import RichReporter, print_summary
+    from diagnostic_operator.results import BundleError, load_vocabulary
+    from diagnostic_operator.spec import Phase
+    from diagnostic_operator.store.base import StoreError
+    from diagnostic_operator.transports.local import LocalOptions, LocalTransport
+
+    if memory_limits not in ("auto", "cgroup", "rlimit", "off"):
+        raise fail(f"--memory-limits: {memory_limits!r} is not one of auto, cgroup, rlimit, off")
+    try:
+        manifests = load_manifests(manifest)
+    except ManifestError as exc:
+        raise fail(str(exc)) from None
+    settings = Settings.resolve(database, store)
+    try:
+        vocab = load_vocabulary(vocabulary) if vocabulary else None
+    except (BundleError, OSError, ValueError) as exc:
+        raise fail(f"--vocabulary {vocabulary}: {exc}") from None
+    out = err_console if output_json else console
+    reporter = RichReporter(out, live=progress)
+    transport = LocalTransport(LocalOptions(settings=settings, memory_limits=memory_limits,
+                                            keep_scratch=keep_scratch, vocabulary=vocab), reporter)
+    results = []
+    try:
+        for item in manifests:
+            result = transport.run(item)
+            results.append(result)
+            print_summary(out, result, settings.database_url)
+    except DatabaseError as exc:
+        raise fail(f"database {mask_url(settings.database_url)}: {exc}") from None
+    except StoreError as exc:
+        raise fail(f"object store: {exc}") from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; the attempt was stopped", 130) from None
+    if output_json:
+        console.print_json(json.dumps([
+            {"name": r.name, "uid": r.uid, "databaseExecutionId": r.execution_id, "phase": str(r.phase),
+             "failureClass": str(r.failure_class) if r.failure_class else None, "reason": r.reason,
+             "message": r.message, "outputLocation": r.output_location,
+             "attempts": [a.model_dump(by_alias=True, exclude_none=True, mode="json") for a in r.attempts]}
+            for r in results]))
+    if any(r.phase is not Phase.SUCCEEDED for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecution manifest (YAML).")]) -> None:
+    """Check a manifest without running it."""
+    try:
+        items = load_manifests(manifest)
+    except ManifestError as exc:
+        raise fail(str(exc)) from None
+    for item in items:
+        console.print(f"[green]✓[/] {item.metadata.name}: valid DiagnosticExecution "
+                      f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})")
+
+
+@results_app.command("validate")
+def results_validate(
+    folder: Annotated[Path, typer.Argument(help="A diagnostic's output folder.")],
+    vocabulary: Annotated[Path | None, typer.Option(help="Controlled-vocabulary YAML.")] = None,
+    mode: Annotated[str, typer.Option(help="Vocabulary checking: off, warn or fail.")] = "warn",
+) -> None:
+    """Parse and validate diagnostic.json, output.json and series.json in a folder; print the row counts."""
+    from diagnostic_operator.results import BundleError, load_results, load_vocabulary
+    from diagnostic_operator.spec import ResultFiles, VocabularyMode
+
+    try:
+        files = ResultFiles(controlledVocabulary=VocabularyMode(mode))
+    except ValueError:
+        raise fail(f"--mode: {mode!r} is not one of off, warn, fail") from None
+    try:
+        vocab = load_vocabulary(vocabulary) if vocabulary else None
+        result = load_results(folder, files, None, vocab)
+    except (BundleError, OSError, ValueError) as exc:
+        raise fail(str(exc), 1) from None
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"[green]✓[/] {len(result.scalars)} scalar values, {len(result.series)} series, "
+                  f"{len(result.outputs)} outputs")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOpt = None) -> None:
+    """Apply database migrations (safe to run again)."""
+    from diagnostic_operator.db.engine import upgrade
+    from diagnostic_operator.db.errors import DatabaseError
+
+    settings = Settings.resolve(database)
+    try:
+        upgrade(settings.database_url)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"[green]✓[/] {mask_url(settings.database_url)} is at the latest schema")
+
+
+@executions_app.command("list")
+def executions_list(
+    database: DatabaseOpt = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    output_json: JsonOpt = False,
+) -> None:
+    """List executions, newest first."""
+    from diagnostic_operator.db import repository
+    from diagnostic_operator.db.engine import create_engine_for, upgrade
+    from diagnostic_operator.db.errors import DatabaseError
+
+    settings = Settings.resolve(database)
+    try:
+        upgrade(settings.database_url)
+        rows = repository.list_executions(create_engine_for(settings.database_url), limit=limit)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    if output_json:
+        console.print_json(json.dumps([r.to_json() for r in rows]))
+        return
+    table = Table(header_style="bold", show_edge=False)
+    for col in ("ID", "NAME", "DIAGNOSTIC", "GROUP", "PHASE", "ATTEMPTS", "CLASS", "REASON", "CREATED"):
+        table.add_column(col)
+    for r in rows:
+        data = r.to_json()
+        table.add_row(str(data["id"]), data["name"], data["diagnostic"], data["groupKey"], data["phase"],
+                      str(data["attempts"]), data.get("failureClass") or "-", data.get("reason") or "-",
+                      data.get("createdAt") or "-")
+    console.print(table)
+
+
+@executions_app.command("show")
+def executions_show(
+    ref: Annotated[str, typer.Argument(help="Execution name, namespace/name, uid or database id.")],
+    database: DatabaseOpt = None,
+    output_json: JsonOpt = False,
+) -> None:
+    """Show one execution: status (the same fields as the cluster status), attempts and telemetry."""
+    from diagnostic_operator.db import repository
+    from diagnostic_operator.db.engine import create_engine_for, upgrade
+    from diagnostic_operator.db.errors import DatabaseError
+
+    settings = Settings.resolve(database)
+    try:
+        upgrade(settings.database_url)
+        detail = repository.get_execution(create_engine_for(settings.database_url), ref)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    if detail is None:
+        raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
+    data = detail.to_json()
+    if output_json:
+        console.print_json(json.dumps(data))
+        return
+    console.print_json(json.dumps(data))
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

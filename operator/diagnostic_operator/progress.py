@@ -1,0 +1,126 @@
+"""The live view of a local run (rich) and its final summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from diagnostic_operator.lifecycle.policy import Outcome
+from diagnostic_operator.quantities import format_duration
+from diagnostic_operator.runtime.publish import PublishSummary
+from diagnostic_operator.settings import mask_url
+from diagnostic_operator.spec import AttemptStatus, Decision, Phase, ResourceHint
+from diagnostic_operator.transports.local import LocalRunResult, Reporter
+from diagnostic_operator.transports.memory_limit import MemoryLimit
+
+PHASE_STYLE = {Phase.SUCCEEDED: "bold green", Phase.FAILED: "bold red", Phase.CANCELLED: "yellow",
+               Phase.RETRYING: "yellow", Phase.RUNNING: "cyan", Phase.PENDING: "dim"}
+
+
+def mib(num: int | None) -> str:
+    return "-" if num is None else f"{num / 2**20:,.0f} MiB"
+
+
+class RichReporter(Reporter):
+    """A live status line while an attempt runs, one line per finished attempt."""
+
+    def __init__(self, console: Console, live: bool = True) -> None:
+        self.console = console
+        self.live_enabled = live and console.is_terminal
+        self._live: Live | None = None
+        self._last_plain = 0.0
+        self._headline = ""
+
+    def _update(self, renderable: Text | Group) -> None:
+        if self._live is None and self.live_enabled:
+            self._live = Live(renderable, console=self.console, refresh_per_second=8, transient=True)
+            self._live.start()
+        elif self._live is not None:
+            self._live.update(renderable)
+
+    def _stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def execution_started(self, name: str, uid: str, database: str, store: str) -> None:
+        self.console.print(f"[bold]diagnostic-operator run[/] [cyan]{name}[/] (uid {uid[:8]})")
+        self.console.print(f"  database [dim]{mask_url(database)}[/]\n  store    [dim]{store}[/]")
+
+    def attempt_started(self, number: int, resources: ResourceHint, limit: MemoryLimit, workdir: Path) -> None:
+        how = {"cgroup-v1": "memory cgroup v1", "cgroup-v2": "memory cgroup v2", "rlimit-as": "RLIMIT_AS"}
+        self._headline = (f"attempt {number}: memory {resources.memory} ({how.get(limit.mechanism, 'no limit')}), "
+                          f"cpu {resources.cpu}, wall clock {resources.wall_clock}")
+        self.console.print(f"[bold]▶ {self._headline}[/]")
+        self.console.print(f"  [dim]output folder {workdir}[/]")
+
+    def attempt_running(self, number: int, elapsed: float, log_line: str | None) -> None:
+        line = Text.assemble(("⠿ ", "cyan"), (f"attempt {number} running {elapsed:5.1f}s", "cyan"),
+                             ("  │ " + (log_line or "")[:100], "dim"))
+        if self.live_enabled:
+            self._update(line)
+        elif time.monotonic() - self._last_plain > 10:
+            self._last_plain = time.monotonic()
+            self.console.print(f"  … running {elapsed:.0f}s  {log_line or ''}"[:160])
+
+    def publishing(self, number: int) -> None:
+        if self.live_enabled:
+            self._update(Text(f"⠿ attempt {number}: publishing and ingesting…", style="cyan"))
+
+    def attempt_finished(self, status: AttemptStatus, outcome: Outcome, summary: PublishSummary) -> None:
+        self._stop()
+        style = {Decision.SUCCESS: "green", Decision.RETRY: "yellow", Decision.GIVE_UP: "red"}.get(
+            outcome.decision, "white")
+        tel = status.telemetry
+        self.console.print(
+            f"  [{style}]■ {status.failure_class} ({status.reason}) → {outcome.decision}[/]  "
+            f"exit {status.exit_code if status.exit_code is not None else '-'}, "
+            f"{tel.duration_seconds or 0:.1f}s, peak {mib(tel.peak_memory_bytes)} "
+            f"({tel.peak_memory_source or 'n/a'}), cpu {tel.cpu_seconds or 0:.1f}s")
+        self.console.print(f"    {status.message}")
+        if summary.ingested:
+            c = summary.counts
+            self.console.print(f"    ingested {c.outputs} outputs, {c.scalar_values} scalar values, "
+                               f"{c.series_values} series ({summary.publish_seconds:.2f}s)")
+        if outcome.decision is Decision.RETRY:
+            self.console.print(f"    [yellow]{outcome.reason}[/]")
+
+    def backoff(self, seconds_left: float) -> None:
+        if seconds_left <= 0:
+            self._stop()
+        elif self.live_enabled:
+            self._update(Text(f"⏳ next attempt in {seconds_left:4.1f}s", style="yellow"))
+
+    def message(self, text: str) -> None:
+        self.console.print(f"  [yellow]{text}[/]")
+
+
+def print_summary(console: Console, result: LocalRunResult, database_url: str) -> None:
+    style = PHASE_STYLE.get(result.phase, "white")
+    console.print()
+    console.print(f"[{style}]{result.phase}[/] [bold]{result.name}[/] after {len(result.attempts)} "
+                  f"attempt{'s' if len(result.attempts) != 1 else ''}: {result.message}")
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("#", "class", "reason", "decision", "exit", "memory", "peak", "duration", "cpu"):
+        table.add_column(col)
+    for a in result.attempts:
+        t = a.telemetry
+        table.add_row(str(a.number), str(a.failure_class or "-"), a.reason or "-", str(a.decision or "-"),
+                      "-" if a.exit_code is None else str(a.exit_code), a.resources.memory if a.resources else "-",
+                      mib(t.peak_memory_bytes), format_duration(t.duration_seconds or 0), f"{t.cpu_seconds or 0:.1f}s")
+    console.print(table)
+    if result.summary is not None:
+        s = result.summary
+        console.print(f"  outputs  {result.output_location}")
+        if s.log_location:
+            console.print(f"  log      {s.log_location}")
+        if s.ingested:
+            console.print(f"  database {mask_url(database_url)}: execution id {result.execution_id}, "
+                          f"{s.counts.outputs} outputs, {s.counts.scalar_values} scalar values, "
+                          f"{s.counts.series_values} series")
+    console.print(f"  details  diagnostic-operator executions show {result.name}")

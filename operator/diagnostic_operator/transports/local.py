@@ -1,0 +1,299 @@
+"""The local transport, the embedded default: run a manifest's command on this machine.
+
+The whole lifecycle without a cluster: allocate database rows, run each attempt through the runner
+shim under a memory limit (a cgroup where the machine allows one, else RLIMIT_AS), publish and
+ingest, classify, decide, retry with backoff and more memory after an OOM, and finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from diagnostic_operator.db import repository
+from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.lifecycle.classify import Classification, classify
+from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence
+from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
+from diagnostic_operator.quantities import parse_duration
+from diagnostic_operator.results import Vocabulary
+from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord, read_exit_record
+from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, RetrySettings, publish_and_ingest
+from diagnostic_operator.runtime.shim import shim_path
+from diagnostic_operator.settings import Settings
+from diagnostic_operator.spec import (
+    AttemptResources,
+    AttemptStatus,
+    AttemptTelemetry,
+    Decision,
+    DiagnosticExecution,
+    FailureClass,
+    Phase,
+    ResourceHint,
+)
+from diagnostic_operator.store import execution_prefix, open_store
+from diagnostic_operator.transports.memory_limit import MemoryLimit, create_limit
+
+LOCAL_NAMESPACE = "local"
+LOG_TAIL_BYTES = 64 * 1024
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reporter:
+    """Progress events of a local run. The CLI renders them; the default does nothing."""
+
+    def execution_started(self, name: str, uid: str, database: str, store: str) -> None: ...
+    def attempt_started(self, number: int, resources: ResourceHint, limit: MemoryLimit, workdir: Path) -> None: ...
+    def attempt_running(self, number: int, elapsed: float, log_line: str | None) -> None: ...
+    def publishing(self, number: int) -> None: ...
+    def attempt_finished(self, status: AttemptStatus, outcome: Outcome, summary: PublishSummary) -> None: ...
+    def backoff(self, seconds_left: float) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class LocalRunResult:
+    name: str
+    uid: str
+    execution_id: int
+    phase: Phase
+    failure_class: FailureClass | None
+    reason: str
+    message: str
+    attempts: list[AttemptStatus] = field(default_factory=list)
+    output_location: str | None = None
+    summary: PublishSummary | None = None
+
+
+@dataclass
+class LocalOptions:
+    settings: Settings
+    memory_limits: str = "auto"       # auto | cgroup | rlimit | off
+    keep_scratch: bool = False
+    vocabulary: Vocabulary | None = None
+    publish_retry: RetrySettings = field(default_factory=RetrySettings)
+    sleep: Callable[[float], None] = time.sleep
+    poll_seconds: float = 0.2
+    base_env: Mapping[str, str] | None = None
+
+
+class LocalTransport:
+    """Runs executions on this machine (entry point ``diagnostic_operator.transports: local``)."""
+
+    def __init__(self, options: LocalOptions, reporter: Reporter | None = None) -> None:
+        self.options = options
+        self.reporter = reporter or Reporter()
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            upgrade(self.options.settings.database_url)
+            self._engine = create_engine_for(self.options.settings.database_url)
+        return self._engine
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, manifest: DiagnosticExecution) -> LocalRunResult:
+        spec = manifest.spec
+        name = manifest.metadata.name
+        namespace = manifest.metadata.namespace or LOCAL_NAMESPACE
+        uid = manifest.metadata.uid or str(uuid.uuid4())
+        engine = self.engine  # the database first, then the store: both checked before anything is written
+        store = open_store(spec.output.store or self.options.settings.store_url)
+        store.check()
+
+        allocation = repository.allocate_execution(
+            engine, namespace=namespace, name=name, uid=uid, spec=spec,
+            output_location=store.uri(execution_prefix(namespace, name, uid)))
+        self.reporter.execution_started(name, uid, self.options.settings.database_url, store.url)
+        repository.set_execution_phase(engine, allocation.execution_id, Phase.RUNNING)
+
+        resources = spec.resources
+        history: list[FailureClass] = []
+        attempts: list[AttemptStatus] = []
+        scratch = self.options.settings.scratch_dir / f"{name}-{uid[:8]}"
+        number = 0
+        while True:
+            number += 1
+            workdir = scratch / f"attempt-{number}"
+            attempt_id = repository.record_attempt_start(
+                engine, allocation.execution_id, number,
+                resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wallClock=resources.wall_clock),
+                started_at=now_iso())
+            target = AttemptTarget(namespace, name, uid, number, allocation.execution_id, attempt_id)
+            status, classification, summary = self._attempt(manifest, resources, target, workdir, store, engine)
+            history.append(classification.failure_class)
+            outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
+            status = status.model_copy(update={"decision": outcome.decision})
+            repository.record_attempt_end(engine, attempt_id, status)
+            attempts.append(status)
+            self.reporter.attempt_finished(status, outcome, summary)
+            if outcome.decision is Decision.RETRY and outcome.next_resources is not None:
+                repository.set_execution_phase(engine, allocation.execution_id, Phase.RETRYING)
+                self._wait(outcome.backoff_seconds)
+                resources = outcome.next_resources
+                continue
+            dirty = dirty_after(outcome.decision, True)
+            message = classification.message if outcome.decision is Decision.SUCCESS else (
+                f"{classification.message} Gave up: {outcome.reason}.")
+            repository.finish_execution(engine, allocation.execution_id, phase=outcome.phase,
+                                        failure_class=classification.failure_class, reason=classification.reason,
+                                        message=message, dirty=dirty)
+            if not self.options.keep_scratch and outcome.decision is Decision.SUCCESS:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return LocalRunResult(name, uid, allocation.execution_id, outcome.phase, classification.failure_class,
+                                  classification.reason, message, attempts, summary.output_location, summary)
+
+    # ------------------------------------------------------------------------------------------
+    def _wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.reporter.backoff(left)
+            self.options.sleep(min(left, 0.5))
+        self.reporter.backoff(0)
+
+    def _attempt(self, manifest: DiagnosticExecution, resources: ResourceHint, target: AttemptTarget,
+                 workdir: Path, store: object, engine: Engine,
+                 ) -> tuple[AttemptStatus, Classification, PublishSummary]:
+        spec = manifest.spec
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        limit = None
+        if self.options.memory_limits != "off":
+            limit = create_limit(f"{target.uid[:8]}-{target.attempt}-{os.getpid()}", resources.memory_bytes,
+                                 self.options.memory_limits)
+        self.reporter.attempt_started(target.attempt, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
+        deadline = resources.wall_clock_seconds
+        cmd = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
+        env = dict(self.options.base_env if self.options.base_env is not None else os.environ)
+        env.update({var.name: var.value for var in spec.env})
+        env["DIAGNOSTIC_OUTPUT_DIR"] = str(workdir)
+        started = time.monotonic()
+        started_at = now_iso()
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - the user's own command, on their own machine
+                cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, preexec_fn=limit.enter if limit else None, start_new_session=True)
+        except OSError as exc:
+            if limit:
+                limit.close()
+            raise RuntimeError(f"cannot start the runner shim: {exc}") from exc
+        wait_status, rusage = self._watch(proc, target.attempt, workdir, started)
+        oom_kills = limit.oom_kills() if limit else None
+        if limit:
+            limit.close()
+        record = self._exit_record(workdir, rusage, limit)
+        runner = None
+        if record is None:  # the shim died too (e.g. the whole cgroup was OOM-killed): judge from outside
+            code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
+            runner = ContainerEnd(reason="OOMKilled" if oom_kills else "Error",
+                                  exit_code=(128 - code) if code is not None and code < 0 else code)
+        self.reporter.publishing(target.attempt)
+        summary = publish_and_ingest(workdir, record, spec.results, target, store,  # type: ignore[arg-type]
+                                     engine, vocabulary=self.options.vocabulary,
+                                     retry=self.options.publish_retry, log=self.reporter.message)
+        evidence = Evidence(exit_record=record, runner=runner, publish=summary.outcome(),
+                            log_tail=_tail(workdir / LOG_FILE), pod_phase="Failed" if runner else None,
+                            rlimit_memory=limit is not None and limit.mechanism == "rlimit-as")
+        classification = classify(evidence, parse_duration(spec.pending_timeout))
+        if classification is None:  # cannot happen locally: the process has ended
+            classification = Classification(FailureClass.INFRASTRUCTURE, "Undecided",
+                                             "The attempt ended in a state the classifier could not decide.")
+        status = AttemptStatus(
+            number=target.attempt, startTime=started_at, endTime=now_iso(),
+            exitCode=record.exit_code if record else classification.exit_code, signal=record.signal if record else None,
+            reason=classification.reason, message=classification.message,
+            failureClass=classification.failure_class,
+            resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wallClock=resources.wall_clock),
+            telemetry=AttemptTelemetry(
+                durationSeconds=record.wall_seconds if record and record.wall_seconds is not None
+                else round(time.monotonic() - started, 3),
+                cpuSeconds=record.cpu_seconds if record else None,
+                peakMemoryBytes=record.peak_memory_bytes if record else None,
+                peakMemorySource=record.peak_memory_source if record else None,
+                memoryLimitBytes=record.memory_limit_bytes if record else None,
+                queueSeconds=0.0),
+            logLocation=summary.log_location, node=os.uname().nodename)
+        return status, classification, summary
+
+    def _watch(self, proc: subprocess.Popen[bytes], number: int, workdir: Path,
+               started: float) -> tuple[int | None, os.struct_rusage | None]:
+        """Wait for the shim, reporting the last log line; forward Ctrl-C as TERM to the shim."""
+        result: list[tuple[int | None, os.struct_rusage | None]] = [(None, None)]
+
+        def reap() -> None:
+            _, status, usage = os.wait4(proc.pid, 0)
+            result[0] = (status, usage)
+            proc.returncode = 0  # reaped here; keep Popen from waiting again
+
+        waiter = threading.Thread(target=reap, daemon=True)
+        waiter.start()
+        log = workdir / LOG_FILE
+        try:
+            while waiter.is_alive():
+                self.reporter.attempt_running(number, time.monotonic() - started, _last_line(log))
+                waiter.join(self.options.poll_seconds)
+        except KeyboardInterrupt:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            waiter.join(30)
+            raise
+        return result[0]
+
+    @staticmethod
+    def _exit_record(workdir: Path, usage: os.struct_rusage | None, limit: MemoryLimit | None) -> ExitRecord | None:
+        record = read_exit_record(workdir)
+        if record is None:
+            return None
+        extra: dict[str, object] = {}
+        if usage is not None:
+            extra["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
+            extra["max_rss_bytes"] = usage.ru_maxrss * 1024
+            if record.peak_memory_bytes is None:
+                extra["peak_memory_bytes"] = usage.ru_maxrss * 1024
+                extra["peak_memory_source"] = "rusage"
+        if limit is not None:
+            extra["limit_mechanism"] = limit.mechanism
+            if record.memory_limit_bytes is None:
+                extra["memory_limit_bytes"] = limit.limit_bytes
+        updated = record.model_copy(update=extra)
+        path = workdir / EXIT_RECORD_FILE
+        tmp = path.with_suffix(".host.tmp")
+        tmp.write_text(updated.model_dump_json(by_alias=True, exclude_none=True))
+        tmp.replace(path)
+        return updated
+
+
+def _tail(path: Path, size_limit: int = LOG_TAIL_BYTES) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(size - size_limit, 0))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _last_line(path: Path) -> str | None:
+    text = _tail(path, 4096)
+    if not text:
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else None
