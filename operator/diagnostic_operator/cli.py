@@ -138,6 +138,20 @@ def validate(manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecutio
                       f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})")
 
 
+@app.command("spec-reference")
+def spec_reference(
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the spec's field reference (docs/spec.md) generated from the models."""
+    from diagnostic_operator.spec_reference import render
+
+    text = render()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
 @results_app.command("validate")
 def results_validate(
     folder: Annotated[Path, typer.Argument(help="A diagnostic's output folder.")],

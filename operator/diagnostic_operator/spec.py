@@ -82,16 +82,20 @@ class _Model(BaseModel):
 class Diagnostic(_Model):
     """Which diagnostic this is: provider, slug and version identify it across runs."""
 
-    provider: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
-    slug: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
-    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] = "1"
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+        description="The provider of the diagnostic, e.g. `esmvaltool`, `pmp`, `example`.")
+    slug: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+        description="The diagnostic's name within its provider.")
+    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
+        default="1", description="The diagnostic's version.")
 
 
 class EnvVar(_Model):
     """A plain environment variable for the diagnostic. Secrets belong in the operator's configuration."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME_PATTERN)]
-    value: Annotated[str, StringConstraints(max_length=32768)] = ""
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME_PATTERN)] = Field(
+        description="Variable name. `DIAGNOSTIC_OUTPUT_DIR` is reserved.")
+    value: Annotated[str, StringConstraints(max_length=32768)] = Field(default="", description="Value.")
 
 
 class ResourceHint(_Model):
@@ -126,24 +130,33 @@ class ResourceHint(_Model):
 class Backoff(_Model):
     """Exponential backoff between attempts: initial × factor^(n-1), at most max."""
 
-    initial: Duration = "10s"
-    max: Duration = "10m"
-    factor: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+    initial: Duration = Field(default="10s", description="Wait before the first retry.")
+    max: Duration = Field(default="10m", description="Longest wait between attempts.")
+    factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(default=2.0, description="Growth per retry.")
 
 
 class RetryPolicy(_Model):
     """How many attempts, and how an attempt grows after running out of memory or time."""
 
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(default=3, alias="maxAttempts")
-    backoff: Backoff = Field(default_factory=Backoff)
-    memory_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(default=1.5, alias="memoryGrowth")
-    max_memory: MemoryQuantity = Field(default="64Gi", alias="maxMemory")
-    wall_clock_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(default=1.0, alias="wallClockGrowth")
-    max_wall_clock: Duration | None = Field(default=None, alias="maxWallClock")
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3, alias="maxAttempts",
+        description="Attempts charged to the user's budget (every failure class except Infrastructure).")
+    backoff: Backoff = Field(default_factory=Backoff, description="Exponential backoff between attempts.")
+    memory_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(
+        default=1.5, alias="memoryGrowth", description="After an OOM, the next attempt's memory is this × the last.")
+    max_memory: MemoryQuantity = Field(default="64Gi", alias="maxMemory",
+                                       description="Memory never grows beyond this; an OOM at the cap gives up.")
+    wall_clock_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(
+        default=1.0, alias="wallClockGrowth",
+        description="After a timeout, the next attempt's wall clock is this × the last; 1.0 = timeouts are not retried.")
+    max_wall_clock: Duration | None = Field(default=None, alias="maxWallClock",
+                                            description="The wall clock never grows beyond this.")
     retryable_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] = Field(
-        default_factory=list, alias="retryableExitCodes", max_length=255
-    )
-    infrastructure_retries: Annotated[int, Field(ge=0, le=100)] = Field(default=5, alias="infrastructureRetries")
+        default_factory=list, alias="retryableExitCodes", max_length=255,
+        description="Exit codes of the diagnostic that are worth another attempt (otherwise a non-zero exit gives up).")
+    infrastructure_retries: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=5, alias="infrastructureRetries",
+        description="Retries after infrastructure failures (evictions, lost nodes, unreachable store), on their own budget.")
 
 
 class VocabularyMode(StrEnum):
@@ -158,10 +171,14 @@ RelativeFile = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 class ResultFiles(_Model):
     """Where the diagnostic writes its result files, relative to DIAGNOSTIC_OUTPUT_DIR."""
 
-    metric_bundle: RelativeFile = Field(default="diagnostic.json", alias="metricBundle")
-    output_bundle: RelativeFile = Field(default="output.json", alias="outputBundle")
-    series: RelativeFile | None = Field(default="series.json")
-    controlled_vocabulary: VocabularyMode = Field(default=VocabularyMode.WARN, alias="controlledVocabulary")
+    metric_bundle: RelativeFile = Field(default="diagnostic.json", alias="metricBundle",
+                                        description="The CMEC metric bundle (scalar values).")
+    output_bundle: RelativeFile = Field(default="output.json", alias="outputBundle",
+                                        description="The CMEC output bundle (plots, data, html files).")
+    series: RelativeFile | None = Field(default="series.json", description="The series file; optional.")
+    controlled_vocabulary: VocabularyMode = Field(
+        default=VocabularyMode.WARN, alias="controlledVocabulary",
+        description="Controlled-vocabulary checking of dimension values: off, warn or fail.")
 
     @model_validator(mode="after")
     def _relative(self) -> ResultFiles:
@@ -188,29 +205,36 @@ def _escapes(path: str) -> bool:
 class OutputLocation(_Model):
     """Where outputs are published. Empty means the operator's (or `run`'s) default store."""
 
-    store: Annotated[str, StringConstraints(max_length=1024, pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?|file://.+|/.+)$")] | None = None
+    store: Annotated[str, StringConstraints(
+        max_length=1024, pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?|file://.+|/.+)$")] | None = Field(
+        default=None, description="`s3://bucket/prefix`, or a folder; empty = the default store.")
 
 
 class DiagnosticExecutionSpec(_Model):
     """One request to run a diagnostic on one execution group."""
 
-    diagnostic: Diagnostic
-    group_key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(alias="groupKey")
+    diagnostic: Diagnostic = Field(description="Which diagnostic runs.")
+    group_key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        alias="groupKey", description="The execution group: one diagnostic applied to one set of inputs.")
     dataset_hash: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
-        default=None, alias="datasetHash"
-    )
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
-    command: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]], Field(min_length=1, max_length=256)]
+        default=None, alias="datasetHash", description="Hash of the input datasets this execution runs on.")
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")] = Field(
+        description="The diagnostic's container image (the local transport runs the command on the host).")
+    command: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]],
+                       Field(min_length=1, max_length=256)] = Field(
+        description="The command; the runner shim wraps it.")
     args: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=1024)] = Field(
-        default_factory=list
-    )
-    env: Annotated[list[EnvVar], Field(max_length=256)] = Field(default_factory=list)
-    resources: ResourceHint = Field(default_factory=ResourceHint)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    pending_timeout: Duration = Field(default="10m", alias="pendingTimeout")
-    results: ResultFiles = Field(default_factory=ResultFiles)
-    output: OutputLocation = Field(default_factory=OutputLocation)
-    cancel: bool = False
+        default_factory=list, description="Arguments appended to the command.")
+    env: Annotated[list[EnvVar], Field(max_length=256)] = Field(
+        default_factory=list, description="Environment variables for the diagnostic.")
+    resources: ResourceHint = Field(default_factory=ResourceHint, description="The ResourceHint of one attempt.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy.")
+    pending_timeout: Duration = Field(
+        default="10m", alias="pendingTimeout",
+        description="A Pod that cannot start (image or configuration error) fails after this long.")
+    results: ResultFiles = Field(default_factory=ResultFiles, description="The result files.")
+    output: OutputLocation = Field(default_factory=OutputLocation, description="Where outputs are published.")
+    cancel: bool = Field(default=False, description="Set to true to stop the execution (recorded as Cancelled).")
 
     @model_validator(mode="after")
     def _cross_field(self) -> DiagnosticExecutionSpec:
