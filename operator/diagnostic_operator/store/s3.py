@@ -169,17 +169,17 @@ class S3Store:
                 s3={"addressing_style": cast(AddressingStyle, style)},
                 user_agent_extra="diagnostic-operator",
             )
-            if env is None:
-                session = boto3.session.Session(region_name=region)
-            else:
-                session = boto3.session.Session(
-                    aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-                    aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-                    aws_session_token=env.get("AWS_SESSION_TOKEN"),
-                    region_name=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-                    profile_name=env.get("AWS_PROFILE"),
-                )
             try:
+                if env is None:
+                    session = boto3.session.Session(region_name=region)
+                else:
+                    session = boto3.session.Session(
+                        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+                        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+                        region_name=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                        profile_name=env.get("AWS_PROFILE"),
+                    )
                 self._client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
             except (BotoCoreError, ValueError) as exc:
                 raise StoreError(f"cannot configure the S3 client for {self.url}{self._where()}: "
