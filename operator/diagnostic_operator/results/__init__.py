@@ -45,6 +45,7 @@ from diagnostic_operator.results.vocabulary import (
     check_outputs,
     check_series,
     default_vocabulary,
+    load_vocabulary,
 )
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "dimensions_hash",
     "index_hash",
     "load_results",
+    "load_vocabulary",
     "open_inside",
     "parse_json_bytes",
     "parse_json_text",

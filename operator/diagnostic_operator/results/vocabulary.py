@@ -219,3 +219,8 @@ def check_outputs(
         return pointer(section[row.output_type], row.short_name, "dimensions", name)
 
     return vocabulary.check(used, mode, file=file, where=where)
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    """Read a CV YAML file (same as ``Vocabulary.load``). Raises ``VocabularyError``."""
+    return Vocabulary.load(path)
