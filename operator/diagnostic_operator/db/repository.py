@@ -242,8 +242,13 @@ def _first_line(exc: BaseException) -> str:
     return text_.splitlines()[0] if text_ else type(inner).__name__
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON; NaN/±inf raise ValueError. One shared encoder: json.dumps with options builds a new
+    encoder per call, which costs more than the encoding of a small dict."""
+    return _ENCODE(value)
 
 
 def _chunks(rows: Sequence[dict[str, Any]], size: int = _CHUNK) -> Iterator[Sequence[dict[str, Any]]]:
