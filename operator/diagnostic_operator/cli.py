@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from diagnostic_operator import __version__
+from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
 from diagnostic_operator.manifest import ManifestError, load_manifests
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
 
@@ -35,8 +37,8 @@ app.add_typer(executions_app, name="executions")
 app.add_typer(db_app, name="db")
 app.add_typer(results_app, name="results")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help=f"Database URL (sqlite:///file.db or postgresql://…). Env: {DATABASE_ENV}.",
@@ -45,6 +47,26 @@ StoreOpt = Annotated[str | None, typer.Option(
     "--store", help=f"Object store URL (a folder, file:///dir or s3://bucket/prefix). Env: {STORE_ENV}.",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def summary_json(row: ExecutionSummary) -> dict[str, Any]:
+    return {"id": row.id, "namespace": row.namespace, "name": row.name, "uid": row.uid,
+            "diagnostic": f"{row.provider}/{row.slug}", "groupKey": row.group_key, "phase": str(row.phase),
+            "failureClass": str(row.failure_class) if row.failure_class else None, "attempts": row.attempts,
+            "dirty": row.dirty, "createdAt": _iso(row.created_at), "finishedAt": _iso(row.finished_at)}
+
+
+def detail_json(detail: ExecutionDetail) -> dict[str, Any]:
+    group = detail.group
+    return {"id": detail.id, "namespace": detail.namespace, "name": detail.name, "uid": detail.uid,
+            "datasetHash": detail.dataset_hash,
+            "group": {"provider": group.provider, "slug": group.slug, "version": group.diagnostic_version,
+                      "groupKey": group.group_key, "dirty": group.dirty},
+            "status": detail.status().model_dump(by_alias=True, exclude_none=True, mode="json")}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -163,7 +185,7 @@ def results_validate(
     from diagnostic_operator.spec import ResultFiles, VocabularyMode
 
     try:
-        files = ResultFiles(controlledVocabulary=VocabularyMode(mode))
+        files = ResultFiles(controlled_vocabulary=VocabularyMode(mode))
     except ValueError:
         raise fail(f"--mode: {mode!r} is not one of off, warn, fail") from None
     try:
@@ -209,16 +231,16 @@ def executions_list(
     except DatabaseError as exc:
         raise fail(str(exc)) from None
     if output_json:
-        console.print_json(json.dumps([r.to_json() for r in rows]))
+        sys.stdout.write(json.dumps([summary_json(r) for r in rows], indent=2) + "\n")
         return
     table = Table(header_style="bold", show_edge=False)
-    for col in ("ID", "NAME", "DIAGNOSTIC", "GROUP", "PHASE", "ATTEMPTS", "CLASS", "REASON", "CREATED"):
+    for col in ("ID", "NAME", "DIAGNOSTIC", "GROUP", "PHASE", "ATTEMPTS", "CLASS", "DIRTY", "CREATED"):
         table.add_column(col)
     for r in rows:
-        data = r.to_json()
+        data = summary_json(r)
         table.add_row(str(data["id"]), data["name"], data["diagnostic"], data["groupKey"], data["phase"],
-                      str(data["attempts"]), data.get("failureClass") or "-", data.get("reason") or "-",
-                      data.get("createdAt") or "-")
+                      str(data["attempts"]), data["failureClass"] or "-", "yes" if r.dirty else "no",
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"))
     console.print(table)
 
 
@@ -241,11 +263,57 @@ def executions_show(
         raise fail(str(exc)) from None
     if detail is None:
         raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
-    data = detail.to_json()
+    data = detail_json(detail)
     if output_json:
-        console.print_json(json.dumps(data))
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    console.print_json(json.dumps(data))
+    from diagnostic_operator.progress import print_detail
+
+    print_detail(console, detail)
+
+
+@executions_app.command("values")
+def executions_values(
+    ref: Annotated[str, typer.Argument(help="Execution name, namespace/name, uid or database id.")],
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", help="Only values whose dimensions include NAME=VALUE (repeatable).")] = None,
+    database: DatabaseOpt = None,
+    output_json: JsonOpt = False,
+) -> None:
+    """Print an execution's scalar values from the database, filtered by dimension."""
+    from diagnostic_operator.db import repository
+    from diagnostic_operator.db.engine import create_engine_for, upgrade
+    from diagnostic_operator.db.errors import DatabaseError
+
+    filters: dict[str, str] = {}
+    for item in where or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--where {item!r}: write NAME=VALUE, e.g. --where region=Tropics")
+        filters[key] = value
+    settings = Settings.resolve(database)
+    try:
+        upgrade(settings.database_url)
+        engine = create_engine_for(settings.database_url)
+        detail = repository.get_execution(engine, ref)
+        if detail is None:
+            raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
+        rows = repository.query_scalars(engine, detail.id, filters or None)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    if output_json:
+        sys.stdout.write(json.dumps([{"dimensions": r.dimensions, "value": r.value, "kind": r.kind,
+                                      "attributes": r.attributes} for r in rows], indent=2) + "\n")
+        return
+    names = sorted({k for r in rows for k in r.dimensions})
+    table = Table(header_style="bold", show_edge=False,
+                  title=f"{detail.name}: {len(rows)} scalar values" + (f" where {filters}" if filters else ""))
+    for name in names:
+        table.add_column(name)
+    table.add_column("value", justify="right")
+    for r in rows:
+        table.add_row(*[r.dimensions.get(n, "") for n in names], "NaN" if r.value is None else f"{r.value:.4g}")
+    console.print(table)
 
 
 def main() -> None:

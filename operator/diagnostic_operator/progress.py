@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diagnostic_operator.db.repository import ExecutionDetail
 from diagnostic_operator.lifecycle.policy import Outcome
 from diagnostic_operator.quantities import format_duration
 from diagnostic_operator.runtime.publish import PublishSummary
@@ -124,3 +125,31 @@ def print_summary(console: Console, result: LocalRunResult, database_url: str) -
                           f"{s.counts.outputs} outputs, {s.counts.scalar_values} scalar values, "
                           f"{s.counts.series_values} series")
     console.print(f"  details  diagnostic-operator executions show {result.name}")
+
+
+def print_detail(console: Console, detail: ExecutionDetail) -> None:
+    """`executions show`: what happened, at a glance."""
+    status = detail.status()
+    style = PHASE_STYLE.get(status.phase, "white")
+    group = detail.group
+    console.print(f"[bold]{detail.namespace}/{detail.name}[/] (id {detail.id}, uid {detail.uid[:8]})  "
+                  f"[{style}]{status.phase}[/]" + (f"  {status.failure_class} / {status.reason}"
+                                                    if status.failure_class else ""))
+    console.print(f"  diagnostic {group.provider}/{group.slug} v{group.diagnostic_version}, group "
+                  f"{group.group_key} (dirty: {'yes' if group.dirty else 'no'})")
+    if status.message:
+        console.print(f"  {status.message}")
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("#", "class", "reason", "decision", "exit", "memory", "peak", "source", "duration", "cpu"):
+        table.add_column(col)
+    for a in status.attempts:
+        t = a.telemetry
+        table.add_row(str(a.number), str(a.failure_class or "-"), a.reason or "-", str(a.decision or "-"),
+                      "-" if a.exit_code is None else str(a.exit_code), a.resources.memory if a.resources else "-",
+                      mib(t.peak_memory_bytes), t.peak_memory_source or "-",
+                      format_duration(t.duration_seconds or 0), f"{t.cpu_seconds or 0:.1f}s")
+    console.print(table)
+    c = status.ingested
+    console.print(f"  ingested {c.outputs} outputs, {c.scalar_values} scalar values, {c.series_values} series")
+    if status.output_location:
+        console.print(f"  outputs  {status.output_location}")

@@ -25,7 +25,8 @@ LimitMechanism = Literal["cgroup-v2", "cgroup-v1", "rlimit-as", "kubernetes"]
 class ExitRecord(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    schema_: Literal["diagnostic-operator.io/exit-record/v1"] = Field(default=SCHEMA, alias="schema")
+    schema_: Literal["diagnostic-operator.io/exit-record/v1"] = Field(
+        default="diagnostic-operator.io/exit-record/v1", alias="schema")
     # shim
     exit_code: int | None = Field(default=None, alias="exitCode", description="wait status 0-255 of the child")
     signal: int | None = Field(default=None, description="signal that ended the child, if any (status > 128)")

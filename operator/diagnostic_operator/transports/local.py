@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -121,7 +122,7 @@ class LocalTransport:
             engine, namespace=namespace, name=name, uid=uid, spec=spec,
             output_location=store.uri(execution_prefix(namespace, name, uid)))
         self.reporter.execution_started(name, uid, self.options.settings.database_url, store.url)
-        repository.set_execution_phase(engine, allocation.execution_id, Phase.RUNNING)
+        repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
 
         resources = spec.resources
         history: list[FailureClass] = []
@@ -133,7 +134,7 @@ class LocalTransport:
             workdir = scratch / f"attempt-{number}"
             attempt_id = repository.record_attempt_start(
                 engine, allocation.execution_id, number,
-                resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wallClock=resources.wall_clock),
+                resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
                 started_at=now_iso())
             target = AttemptTarget(namespace, name, uid, number, allocation.execution_id, attempt_id)
             status, classification, summary = self._attempt(manifest, resources, target, workdir, store, engine)
@@ -144,7 +145,8 @@ class LocalTransport:
             attempts.append(status)
             self.reporter.attempt_finished(status, outcome, summary)
             if outcome.decision is Decision.RETRY and outcome.next_resources is not None:
-                repository.set_execution_phase(engine, allocation.execution_id, Phase.RETRYING)
+                repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RETRYING,
+                                                reason=status.reason, failure_class=status.failure_class)
                 self._wait(outcome.backoff_seconds)
                 resources = outcome.next_resources
                 continue
@@ -220,7 +222,7 @@ class LocalTransport:
             exitCode=record.exit_code if record else classification.exit_code, signal=record.signal if record else None,
             reason=classification.reason, message=classification.message,
             failureClass=classification.failure_class,
-            resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wallClock=resources.wall_clock),
+            resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
             telemetry=AttemptTelemetry(
                 durationSeconds=record.wall_seconds if record and record.wall_seconds is not None
                 else round(time.monotonic() - started, 3),
@@ -233,9 +235,9 @@ class LocalTransport:
         return status, classification, summary
 
     def _watch(self, proc: subprocess.Popen[bytes], number: int, workdir: Path,
-               started: float) -> tuple[int | None, os.struct_rusage | None]:
+               started: float) -> tuple[int | None, resource.struct_rusage | None]:
         """Wait for the shim, reporting the last log line; forward Ctrl-C as TERM to the shim."""
-        result: list[tuple[int | None, os.struct_rusage | None]] = [(None, None)]
+        result: list[tuple[int | None, resource.struct_rusage | None]] = [(None, None)]
 
         def reap() -> None:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -257,7 +259,7 @@ class LocalTransport:
         return result[0]
 
     @staticmethod
-    def _exit_record(workdir: Path, usage: os.struct_rusage | None, limit: MemoryLimit | None) -> ExitRecord | None:
+    def _exit_record(workdir: Path, usage: resource.struct_rusage | None, limit: MemoryLimit | None) -> ExitRecord | None:
         record = read_exit_record(workdir)
         if record is None:
             return None
