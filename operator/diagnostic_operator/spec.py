@@ -148,7 +148,8 @@ class RetryPolicy(_Model):
                                        description="Memory never grows beyond this; an OOM at the cap gives up.")
     wall_clock_growth: Annotated[float, Field(ge=1.0, le=16.0)] = Field(
         default=1.0, alias="wallClockGrowth",
-        description="After a timeout, the next attempt's wall clock is this × the last; 1.0 = timeouts are not retried.")
+        description="After a timeout, the next attempt's wall clock is this × the last; "
+                    "1.0 = timeouts are not retried.")
     max_wall_clock: Duration | None = Field(default=None, alias="maxWallClock",
                                             description="The wall clock never grows beyond this.")
     retryable_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] = Field(
@@ -156,7 +157,8 @@ class RetryPolicy(_Model):
         description="Exit codes of the diagnostic that are worth another attempt (otherwise a non-zero exit gives up).")
     infrastructure_retries: Annotated[int, Field(ge=0, le=100)] = Field(
         default=5, alias="infrastructureRetries",
-        description="Retries after infrastructure failures (evictions, lost nodes, unreachable store), on their own budget.")
+        description="Retries after infrastructure failures (evictions, lost nodes, unreachable store), "
+                    "on their own budget.")
 
 
 class VocabularyMode(StrEnum):

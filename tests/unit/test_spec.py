@@ -6,7 +6,12 @@ import pytest
 
 from diagnostic_operator.manifest import ManifestError, load_manifests, parse_manifest
 from diagnostic_operator.quantities import (
-    QuantityError, cpu_millicores, format_duration, format_memory, memory_bytes, parse_duration,
+    QuantityError,
+    cpu_millicores,
+    format_duration,
+    format_memory,
+    memory_bytes,
+    parse_duration,
 )
 
 BASE = {

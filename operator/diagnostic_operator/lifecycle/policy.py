@@ -108,7 +108,8 @@ def decide(
         case FailureClass.INFRASTRUCTURE:
             if infra_used > spec.retry.infrastructure_retries:
                 return give_up(
-                    f"infrastructure failures exhausted retry.infrastructureRetries={spec.retry.infrastructure_retries}")
+                    "infrastructure failures exhausted "
+                    f"retry.infrastructureRetries={spec.retry.infrastructure_retries}")
             return retry(current, "infrastructure failure: retrying (does not use the retry budget)")
         case FailureClass.CONFIGURATION:
             return give_up("configuration error: fix the image or the Pod configuration")

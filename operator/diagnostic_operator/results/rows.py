@@ -68,7 +68,7 @@ class SeriesRow:
     index_key: str = ""  # index_hash(index_name, index)
 
     @classmethod
-    def make(cls, dimensions: dict[str, str], values: list[float | None], index: list[IndexValue],  # noqa: PLR0917
+    def make(cls, dimensions: dict[str, str], values: list[float | None], index: list[IndexValue],
              index_name: str, attributes: dict[str, AttributeValue] | None = None, kind: Kind = "model",
              value_units: str | None = None, value_long_name: str | None = None,
              index_units: str | None = None, calendar: str | None = None) -> SeriesRow:

@@ -215,8 +215,11 @@ class S3Store:
         return f" (endpoint {_strip_userinfo(self.endpoint_url)})" if self.endpoint_url else ""
 
     def _redact(self, text: str) -> str:
+        # Secrets shorter than 4 characters are not replaced: that would mangle every message (a secret
+        # key "s" would turn each "s" into "***") while hiding nothing worth hiding.
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
         return text
 
     def _error(self, action: str, target: str, exc: BaseException) -> StoreError:

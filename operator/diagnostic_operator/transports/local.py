@@ -31,7 +31,12 @@ from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
 from diagnostic_operator.quantities import parse_duration
 from diagnostic_operator.results import Vocabulary
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord, read_exit_record
-from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, RetrySettings, publish_and_ingest
+from diagnostic_operator.runtime.publish import (
+    AttemptTarget,
+    PublishSummary,
+    RetrySettings,
+    publish_and_ingest,
+)
 from diagnostic_operator.runtime.shim import shim_path
 from diagnostic_operator.settings import Settings
 from diagnostic_operator.spec import (
@@ -189,9 +194,10 @@ class LocalTransport:
         started = time.monotonic()
         started_at = now_iso()
         try:
-            proc = subprocess.Popen(  # noqa: S603 - the user's own command, on their own machine
+            proc = subprocess.Popen(
                 cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, preexec_fn=limit.enter if limit else None, start_new_session=True)
+                stderr=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=limit.enter if limit else None)  # noqa: PLW1509 - joins the cgroup before exec
         except OSError as exc:
             if limit:
                 limit.close()
@@ -259,7 +265,8 @@ class LocalTransport:
         return result[0]
 
     @staticmethod
-    def _exit_record(workdir: Path, usage: resource.struct_rusage | None, limit: MemoryLimit | None) -> ExitRecord | None:
+    def _exit_record(workdir: Path, usage: resource.struct_rusage | None,
+                     limit: MemoryLimit | None) -> ExitRecord | None:
         record = read_exit_record(workdir)
         if record is None:
             return None

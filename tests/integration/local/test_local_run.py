@@ -91,7 +91,7 @@ def test_oom_then_success_with_more_memory(local_env: dict[str, str]) -> None:
 
 
 def test_oom_under_rlimit_is_recognised_from_the_log(local_env: dict[str, str]) -> None:
-    code, data, err = run_json(EXAMPLES / "failing" / "oom-then-succeed.yaml", local_env, "--memory-limits", "rlimit")
+    _, data, err = run_json(EXAMPLES / "failing" / "oom-then-succeed.yaml", local_env, "--memory-limits", "rlimit")
     first = data["attempts"][0]
     assert (first["failureClass"], first["reason"]) == ("OutOfMemory", "AllocationFailed"), err
 
@@ -118,7 +118,7 @@ def test_retryable_exit_code_retries_then_gives_up(local_env: dict[str, str]) ->
 
 
 def test_postgres_and_s3(postgres_url: str, s3_store_url, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url, s3_env = s3_store_url
+    url, s3_env = s3_store_url.url, s3_store_url.env
     env = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": postgres_url, "DIAGNOSTIC_OPERATOR_STORE_URL": url,
            "DIAGNOSTIC_OPERATOR_HOME": str(tmp_path / "home"), **s3_env}
     code, data, err = run_json(EXAMPLES / "global-mean-bias.yaml", env)
