@@ -6,16 +6,18 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from diagnostic_operator import __version__
-from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
 from diagnostic_operator.manifest import ManifestError, load_manifests
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
+
+if TYPE_CHECKING:
+    from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
 
 app = typer.Typer(
     name="diagnostic-operator",

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from diagnostic_operator.db.errors import DatabaseError
 
@@ -122,6 +121,8 @@ def engine_for(url: str | URL) -> Engine:
 
 
 def alembic_config(url: str | URL | None = None) -> Config:
+    from alembic.config import Config
+
     """An Alembic config that works from the installed package (no ini file needed)."""
     config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -141,12 +142,29 @@ def _unreachable(url: str | URL, exc: BaseException, doing: str) -> DatabaseErro
     )
 
 
+SCHEMA_HEAD = "0001"  # the newest migration's revision; a test checks it against Alembic's own head
+
+
+def _at_head(conn: Connection) -> bool:
+    try:
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).fetchone()
+    except SQLAlchemyError:
+        return False
+    return row is not None and row[0] == SCHEMA_HEAD
+
+
 def upgrade(url: str | URL, *, engine: Engine | None = None) -> None:
     """Apply every migration (``alembic upgrade head``). Idempotent; on PostgreSQL concurrent callers
-    serialize on an advisory lock, so two processes starting at once do not race."""
+    serialize on an advisory lock, so two processes starting at once do not race. A database already at
+    the head is recognised with one query, without loading Alembic."""
+    from alembic import command
+
     own = engine is None
     engine = engine or create_engine_for(url)
     try:
+        with engine.connect() as conn:
+            if _at_head(conn):
+                return
         with engine.begin() as conn:
             if is_postgresql(engine):
                 lock = {"key": _signed64(MIGRATION_LOCK_KEY)}
@@ -165,6 +183,8 @@ def current_revision(url: str | URL, *, engine: Engine | None = None) -> str | N
     """The schema revision the database is at, or None when it was never migrated."""
     own = engine is None
     engine = engine or create_engine_for(url)
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -176,6 +196,8 @@ def current_revision(url: str | URL, *, engine: Engine | None = None) -> str | N
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head

@@ -107,7 +107,7 @@ class Vocabulary:
     def from_yaml(cls, text: str, source: str = "<memory>") -> Vocabulary:
         """Parse CV YAML text. Raises ``VocabularyError``."""
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
         except yaml.YAMLError as exc:
             raise VocabularyError(source, "", f"invalid YAML: {exc}") from None
         return cls.from_mapping(data, source)

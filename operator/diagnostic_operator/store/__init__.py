@@ -39,7 +39,6 @@ from .keys import (
     validate_key,
 )
 from .local import LocalStore
-from .s3 import S3Store
 
 __all__ = [
     "LocalStore",
@@ -83,6 +82,8 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObjectStore:
                 validate_key(prefix)
             except StoreError as exc:
                 raise StoreError(f"invalid store URL {url!r}: bad prefix: {exc}") from None
+        from .s3 import S3Store  # boto3 is imported only when an S3 store is used
+
         return S3Store(bucket, prefix, env=env)
     if url.startswith("file:"):
         parts = urlsplit(url)
@@ -94,3 +95,11 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObjectStore:
         raise StoreError(f"unsupported store URL {url!r}: expected {ACCEPTED_FORMS}")
     return LocalStore(Path(url))
 
+
+
+def __getattr__(name: str) -> object:
+    if name == "S3Store":  # lazy: importing boto3 costs ~0.2 s, which a local run should not pay
+        from .s3 import S3Store
+
+        return S3Store
+    raise AttributeError(name)

@@ -1,0 +1,96 @@
+"""Collect benchmark output into JSON lines, and render docs/benchmarks.md from one run's lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GOALS = {
+    "parse": "parse + validate ≤ 3× a bare `json.load` of the same file (issue 2)",
+    "ingest": "our ingest ≤ 2× a plain psycopg `COPY` of the same rows; a repeat ingest adds 0 rows (issue 2)",
+    "run_overhead": "`run` (shim + classify + publish + ingest) adds < 1 s over the bare command (issue 2)",
+    "publish": "publishing 1,000 files (1 GB) reaches ≥ 80 % of a plain boto3 upload loop's throughput (issue 5)",
+}
+
+
+def last_json(text: str) -> dict[str, Any] | None:
+    decoder = json.JSONDecoder()
+    found = None
+    for i, ch in enumerate(text):
+        if ch == "{" and (i == 0 or text[i - 1] == "\n"):
+            try:
+                value, _ = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                found = value
+    return found
+
+
+def collect(name: str, status: str, seconds: str, output: str, command: str) -> None:
+    data = last_json(Path(output).read_text(encoding="utf-8", errors="replace"))
+    print(json.dumps({"name": name, "exit": int(status), "seconds": int(seconds), "command": command,
+                      "result": data}))
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=False).stdout.strip()
+    except OSError:
+        commit = "?"
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.node()}: {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"commit {commit}, load average at the end {load[0]:.1f}")
+
+
+def render(path: str) -> None:
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    run_id = Path(path).stem
+    out = [
+        "# Benchmarks",
+        "",
+        f"Figures from one run of `benchmarks/run` (run `{run_id}`, written "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {machine()}).",
+        "Each benchmark measures its baseline in the same run, interleaved where it can; medians and ratios are",
+        "reported because the machine is shared and noisy. Reproduce with `benchmarks/run` (all) or",
+        "`benchmarks/run NAME`; raw output lands in `benchmarks/results/` (not committed).",
+        "",
+        "| benchmark | goal | result | met? |",
+        "|---|---|---|---|",
+    ]
+    details = []
+    for item in lines:
+        result = item.get("result") or {}
+        out.append(f"| {item['name']} | {GOALS.get(item['name'], '')} | {summary(item['name'], result)} | "
+                   f"{'yes' if item['exit'] == 0 else '**no**'} |")
+        details += ["", f"## {item['name']}", "", f"Command: `{item['command']}` ({item['seconds']} s).", "",
+                    "```json", json.dumps(result, indent=2), "```"]
+    print("\n".join(out + details))
+
+
+def summary(name: str, r: dict[str, Any]) -> str:
+    def g(*keys: str) -> Any:
+        for key in keys:
+            if key in r:
+                return r[key]
+        return "?"
+
+    if name == "run_overhead":
+        return (f"bare {g('bare_median_s')} s, run {g('run_median_s')} s: overhead {g('overhead_median_s')} s "
+                f"(median of {g('runs')})")
+    return ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, (int, float, str)) and "ratio" in k) or "see below"
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "collect":
+        collect(*sys.argv[2:7])
+    else:
+        render(sys.argv[2])
