@@ -98,9 +98,7 @@ def cluster_env() -> dict[str, str]:
     return env
 
 
-def _run_script(
-    name: str, *args: str, timeout: float = 3600, check: bool = True
-) -> subprocess.CompletedProcess:
+def _run_script(name: str, *args: str, timeout: float = 3600, check: bool = True) -> subprocess.CompletedProcess:
     """Run tests/cluster/NAME, streaming its progress lines to stderr (pytest shows them on failure)."""
     t0 = time.monotonic()
     proc = subprocess.run(
@@ -414,11 +412,7 @@ def _cannot_run_reason() -> str | None:
         return "the test cluster needs root (kubelet, containerd, network interfaces); run the tests as root"
     if not Path("/sys/fs/cgroup").is_dir():
         return "no /sys/fs/cgroup: the kubelet cannot run here"
-    if (
-        not (STATE_DIR / "up").exists()
-        and shutil.which("go") is None
-        and not Path("/usr/local/go/bin/go").exists()
-    ):
+    if not (STATE_DIR / "up").exists() and shutil.which("go") is None and not Path("/usr/local/go/bin/go").exists():
         cache = Path(os.environ.get("DIAGNOSTIC_OPERATOR_CACHE", Path.home() / ".cache/diagnostic-operator"))
         if not (cache / "k8s").is_dir() and not os.environ.get("KUBEBUILDER_ASSETS"):
             return "no Go toolchain to build Kubernetes and no cached binaries (KUBEBUILDER_ASSETS unset)"

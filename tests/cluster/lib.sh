@@ -64,12 +64,19 @@ wait_until() {
     done
 }
 
+# alive PID: running and not a zombie (our daemons are reparented, and their reaper may be slow).
+alive() {
+    local st
+    st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
 # pid_alive FILE: the process recorded in FILE is running.
 pid_alive() {
     local f="$1" pid
     [ -s "$f" ] || return 1
     pid="$(cat "$f")"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -n "$pid" ] && alive "$pid"
 }
 
 # podman_env: write the project's containers.conf into the cache and export the variables podman reads.

@@ -8,6 +8,7 @@ and image pull failures.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -18,6 +19,7 @@ from tests.cluster.fixtures import (
     REAL_NODE,
     TEST_NODE_TAINT_KEY,
     apply,
+    build_image,
     container_state,
     describe_namespace,
     job_manifest,
@@ -57,9 +59,7 @@ def _wait_terminated(namespace: str, job: str, timeout: float = 120) -> dict:
 
 def _job_condition(namespace: str, job: str, cond: str) -> bool:
     obj = kubectl("get", "job", job, namespace=namespace, json=True)
-    return any(
-        c["type"] == cond and c["status"] == "True" for c in obj.get("status", {}).get("conditions", [])
-    )
+    return any(c["type"] == cond and c["status"] == "True" for c in obj.get("status", {}).get("conditions", []))
 
 
 # --------------------------------------------------------------------------- nodes
@@ -96,8 +96,7 @@ def test_pod_without_toleration_is_not_scheduled(cluster, namespace):
     def unschedulable():
         conds = _get_pod(namespace, "untolerated").get("status", {}).get("conditions", [])
         return any(
-            c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason") == "Unschedulable"
-            for c in conds
+            c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason") == "Unschedulable" for c in conds
         )
 
     wait_for(
@@ -219,9 +218,7 @@ def test_host_network_pod_reaches_a_server_on_loopback(cluster, namespace, base_
 
 def _kwok_pod(namespace: str, name: str, **ann) -> None:
     apply(
-        pod_manifest(
-            name, image="kwok.invalid/no-such-image:1", node="kwok", annotations=kwok_annotations(**ann)
-        ),
+        pod_manifest(name, image="kwok.invalid/no-such-image:1", node="kwok", annotations=kwok_annotations(**ann)),
         namespace=namespace,
     )
 
@@ -333,3 +330,46 @@ def test_kwok_pod_deletion(cluster, namespace):
     _wait_pod(namespace, "gone", lambda p: _phase(p) == "Running", "Running")
     kubectl("delete", "pod", "gone", "--wait=true", "--timeout=30s", namespace=namespace)
     assert kubectl("get", "pod", "gone", "--ignore-not-found", namespace=namespace).strip() == ""
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def test_podman_built_image_runs_on_the_real_node(cluster, namespace, tmp_path):
+    """A `FROM python:3.11-slim` Dockerfile builds offline against the local base and runs as a Pod."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\n"
+        "RUN python3 -m venv /opt/venv && /opt/venv/bin/python -c 'import sys; print(sys.prefix)' > /opt/prefix\n"
+        'CMD ["/opt/venv/bin/python", "-c", "print(\'venv at\', open(\'/opt/prefix\').read().strip())"]\n'
+    )
+    tag = build_image("localhost/diagnostic-operator/cluster-selftest:test", tmp_path)
+    apply(job_manifest("built", image=tag, node="real"), namespace=namespace)
+    pod = _wait_terminated(namespace, "built")
+    term = container_state(pod)["terminated"]
+    logs = pod_logs(pod["metadata"]["name"], namespace)
+    assert term["exitCode"] == 0, (term, logs)
+    assert "venv at /opt/venv" in logs
+
+
+def test_helm_installs_a_chart(cluster, namespace, tmp_path):
+    """helm works against this apiserver (it needs /openapi/v2, which Go 1.27's jsonv2 breaks)."""
+    chart = tmp_path / "selftest"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: selftest\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n"
+    )
+    (chart / "values.yaml").write_text("greeting: hello\n")
+    env = cluster.env
+    helm = str(cluster.bin_dir / "helm")
+    proc = subprocess.run(
+        [helm, "install", "st", str(chart), "--namespace", namespace, "--set", "greeting=from-helm", "--wait"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cm = kubectl("get", "configmap", "st-cm", namespace=namespace, json=True)
+    assert cm["data"]["greeting"] == "from-helm"
