@@ -84,8 +84,8 @@ def summary(name: str, r: dict[str, Any]) -> str:
         return "?"
 
     if name == "run_overhead":
-        return (f"bare {g('bare_median_s')} s, run {g('run_median_s')} s: overhead {g('overhead_median_s')} s "
-                f"(median of {g('runs')})")
+        return (f"wall: bare {g('bare_median_s')} s, run {g('run_median_s')} s, overhead {g('overhead_median_s')} s; "
+                f"CPU: overhead {g('cpu_overhead_median_s')} s (medians of {g('runs')})")
     return ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, (int, float, str)) and "ratio" in k) or "see below"
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from diagnostic_operator.db.repository import ExecutionDetail
 from diagnostic_operator.lifecycle.policy import Outcome
 from diagnostic_operator.quantities import format_duration
 from diagnostic_operator.runtime.publish import PublishSummary
@@ -18,6 +18,9 @@ from diagnostic_operator.settings import mask_url
 from diagnostic_operator.spec import AttemptStatus, Decision, Phase, ResourceHint
 from diagnostic_operator.transports.local import LocalRunResult, Reporter
 from diagnostic_operator.transports.memory_limit import MemoryLimit
+
+if TYPE_CHECKING:
+    from diagnostic_operator.db.repository import ExecutionDetail
 
 PHASE_STYLE = {Phase.SUCCEEDED: "bold green", Phase.FAILED: "bold red", Phase.CANCELLED: "yellow",
                Phase.RETRYING: "yellow", Phase.RUNNING: "cyan", Phase.PENDING: "dim"}

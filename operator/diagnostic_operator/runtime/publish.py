@@ -19,13 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
 
 from diagnostic_operator.db.errors import DatabaseError
-from diagnostic_operator.db.repository import ingest
 from diagnostic_operator.lifecycle.evidence import PublishOutcome
 from diagnostic_operator.results import BundleError, ParseOptions, Vocabulary, load_results
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
@@ -35,6 +33,9 @@ from diagnostic_operator.store.base import ObjectStore, StoredObject, StoreError
 
 SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
 MAX_ERROR_TEXT = 900  # the whole summary must fit a 4 KiB termination message
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 T = TypeVar("T")
 
@@ -129,6 +130,8 @@ def publish_and_ingest(
     retry: RetrySettings | None = None,
     log: Callable[[str], None] | None = None,
 ) -> PublishSummary:
+    from diagnostic_operator.db.repository import ingest  # lazy: SQLAlchemy loads while the diagnostic runs
+
     settings = retry or RetrySettings()
     started = time.monotonic()
     prefix = attempt_prefix(target.namespace, target.name, target.uid, target.attempt)

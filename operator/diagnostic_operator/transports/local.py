@@ -20,11 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from diagnostic_operator.db import repository
-from diagnostic_operator.db.engine import create_engine_for, upgrade
 from diagnostic_operator.lifecycle.classify import Classification, classify
 from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence
 from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
@@ -50,7 +47,11 @@ from diagnostic_operator.spec import (
     ResourceHint,
 )
 from diagnostic_operator.store import execution_prefix, open_store
+from diagnostic_operator.store.base import ObjectStore
 from diagnostic_operator.transports.memory_limit import MemoryLimit, create_limit
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 LOCAL_NAMESPACE = "local"
 LOG_TAIL_BYTES = 64 * 1024
@@ -70,6 +71,16 @@ class Reporter:
     def attempt_finished(self, status: AttemptStatus, outcome: Outcome, summary: PublishSummary) -> None: ...
     def backoff(self, seconds_left: float) -> None: ...
     def message(self, text: str) -> None: ...
+
+
+@dataclass
+class _Spawned:
+    proc: subprocess.Popen[bytes]
+    limit: MemoryLimit | None
+    workdir: Path
+    number: int
+    started: float
+    started_at: str
 
 
 @dataclass
@@ -109,6 +120,8 @@ class LocalTransport:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from diagnostic_operator.db.engine import create_engine_for, upgrade
+
             upgrade(self.options.settings.database_url)
             self._engine = create_engine_for(self.options.settings.database_url)
         return self._engine
@@ -119,30 +132,44 @@ class LocalTransport:
         name = manifest.metadata.name
         namespace = manifest.metadata.namespace or LOCAL_NAMESPACE
         uid = manifest.metadata.uid or str(uuid.uuid4())
-        engine = self.engine  # the database first, then the store: both checked before anything is written
-        store = open_store(spec.output.store or self.options.settings.store_url)
-        store.check()
+        store_url = spec.output.store or self.options.settings.store_url
+        scratch = self.options.settings.scratch_dir / f"{name}-{uid[:8]}"
+        self.reporter.execution_started(name, uid, self.options.settings.database_url, store_url)
 
-        allocation = repository.allocate_execution(
-            engine, namespace=namespace, name=name, uid=uid, spec=spec,
-            output_location=store.uri(execution_prefix(namespace, name, uid)))
-        self.reporter.execution_started(name, uid, self.options.settings.database_url, store.url)
-        repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
-
+        # The first attempt starts at once; the database layer loads and the database and store are checked
+        # while it runs (that hides ~1 s of start-up). If either check fails the attempt is stopped and
+        # nothing is written anywhere.
         resources = spec.resources
+        first = self._spawn(manifest, resources, uid, 1, scratch / "attempt-1")
+        pending: _Spawned | None = first
+        try:
+            from diagnostic_operator.db import repository
+
+            engine = self.engine
+            store = open_store(store_url)
+            store.check()
+            allocation = repository.allocate_execution(
+                engine, namespace=namespace, name=name, uid=uid, spec=spec,
+                output_location=store.uri(execution_prefix(namespace, name, uid)))
+            repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
+        except BaseException:
+            self._abort(first)
+            raise
+
         history: list[FailureClass] = []
         attempts: list[AttemptStatus] = []
-        scratch = self.options.settings.scratch_dir / f"{name}-{uid[:8]}"
         number = 0
         while True:
             number += 1
             workdir = scratch / f"attempt-{number}"
+            spawned = pending or self._spawn(manifest, resources, uid, number, workdir)
+            pending = None
             attempt_id = repository.record_attempt_start(
                 engine, allocation.execution_id, number,
                 resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
-                started_at=now_iso())
+                started_at=spawned.started_at)
             target = AttemptTarget(namespace, name, uid, number, allocation.execution_id, attempt_id)
-            status, classification, summary = self._attempt(manifest, resources, target, workdir, store, engine)
+            status, classification, summary = self._complete(spawned, manifest, resources, target, store, engine)
             history.append(classification.failure_class)
             outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
             status = status.model_copy(update={"decision": outcome.decision})
@@ -174,18 +201,18 @@ class LocalTransport:
             self.options.sleep(min(left, 0.5))
         self.reporter.backoff(0)
 
-    def _attempt(self, manifest: DiagnosticExecution, resources: ResourceHint, target: AttemptTarget,
-                 workdir: Path, store: object, engine: Engine,
-                 ) -> tuple[AttemptStatus, Classification, PublishSummary]:
+    def _spawn(self, manifest: DiagnosticExecution, resources: ResourceHint, uid: str, number: int,
+               workdir: Path) -> _Spawned:
+        """Start one attempt: a fresh output folder and memory limit, then the shim running the command."""
         spec = manifest.spec
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
         limit = None
         if self.options.memory_limits != "off":
-            limit = create_limit(f"{target.uid[:8]}-{target.attempt}-{os.getpid()}", resources.memory_bytes,
+            limit = create_limit(f"{uid[:8]}-{number}-{os.getpid()}", resources.memory_bytes,
                                  self.options.memory_limits)
-        self.reporter.attempt_started(target.attempt, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
+        self.reporter.attempt_started(number, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
         deadline = resources.wall_clock_seconds
         cmd = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
         env = dict(self.options.base_env if self.options.base_env is not None else os.environ)
@@ -202,6 +229,27 @@ class LocalTransport:
             if limit:
                 limit.close()
             raise RuntimeError(f"cannot start the runner shim: {exc}") from exc
+        return _Spawned(proc, limit, workdir, number, started, started_at)
+
+    @staticmethod
+    def _abort(spawned: _Spawned) -> None:
+        """Stop an attempt that must not go on (its database or store is unusable) and remove its traces."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(spawned.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spawned.proc.pid, 0)
+        spawned.proc.returncode = -9
+        if spawned.limit:
+            spawned.limit.close()
+        shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
+
+    def _complete(self, spawned: _Spawned, manifest: DiagnosticExecution, resources: ResourceHint,
+                  target: AttemptTarget, store: ObjectStore, engine: Engine,
+                  ) -> tuple[AttemptStatus, Classification, PublishSummary]:
+        """Wait for the attempt, then publish, ingest and classify it."""
+        spec = manifest.spec
+        proc, limit, workdir, started, started_at = (spawned.proc, spawned.limit, spawned.workdir,
+                                                      spawned.started, spawned.started_at)
         wait_status, rusage = self._watch(proc, target.attempt, workdir, started)
         oom_kills = limit.oom_kills() if limit else None
         if limit:
@@ -213,8 +261,8 @@ class LocalTransport:
             runner = ContainerEnd(reason="OOMKilled" if oom_kills else "Error",
                                   exit_code=(128 - code) if code is not None and code < 0 else code)
         self.reporter.publishing(target.attempt)
-        summary = publish_and_ingest(workdir, record, spec.results, target, store,  # type: ignore[arg-type]
-                                     engine, vocabulary=self.options.vocabulary,
+        summary = publish_and_ingest(workdir, record, spec.results, target, store, engine,
+                                     vocabulary=self.options.vocabulary,
                                      retry=self.options.publish_retry, log=self.reporter.message)
         evidence = Evidence(exit_record=record, runner=runner, publish=summary.outcome(),
                             log_tail=_tail(workdir / LOG_FILE), pod_phase="Failed" if runner else None,
