@@ -73,6 +73,9 @@ def render(path: str) -> None:
                    f"{'yes' if item['exit'] == 0 else '**no**'} |")
         details += ["", f"## {item['name']}", "", f"Command: `{item['command']}` ({item['seconds']} s).", "",
                     "```json", json.dumps(result, indent=2), "```"]
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.is_file():
+        out += ["", notes.read_text(encoding="utf-8").rstrip()]
     print("\n".join(out + details))
 
 

@@ -212,6 +212,15 @@ class OutputLocation(_Model):
         default=None, description="`s3://bucket/prefix`, or a folder; empty = the default store.")
 
 
+class Runtime(_Model):
+    """How the diagnostic runs inside its container."""
+
+    shim: bool = Field(
+        default=True,
+        description="Wrap the command in the runner shim (needs /bin/sh in the image). Without it the Pod runs "
+                    "the bare command: no exit record or out.log, and the outcome is read from the Pod status.")
+
+
 class DiagnosticExecutionSpec(_Model):
     """One request to run a diagnostic on one execution group."""
 
@@ -236,6 +245,7 @@ class DiagnosticExecutionSpec(_Model):
         description="A Pod that cannot start (image or configuration error) fails after this long.")
     results: ResultFiles = Field(default_factory=ResultFiles, description="The result files.")
     output: OutputLocation = Field(default_factory=OutputLocation, description="Where outputs are published.")
+    runtime: Runtime = Field(default_factory=Runtime, description="How the command runs in its container.")
     cancel: bool = Field(default=False, description="Set to true to stop the execution (recorded as Cancelled).")
 
     @model_validator(mode="after")
@@ -407,6 +417,7 @@ class DiagnosticExecutionStatus(BaseModel):
     database_execution_id: int | None = Field(default=None, alias="databaseExecutionId")
     start_time: str | None = Field(default=None, alias="startTime")
     completion_time: str | None = Field(default=None, alias="completionTime")
+    duration: str | None = Field(default=None, description="Start to end (or to now), e.g. 4m12s.")
 
 
 _CAMEL = re.compile(r"_([a-z])")
