@@ -1,0 +1,478 @@
+"""The reconcile as data: observed state (the execution, its Jobs and Pods) → the actions to take now.
+
+``plan`` is a pure function of what exists, so it is restart-safe by construction: an operator killed
+between creating a Job and writing the status finds the Job on its next pass and adopts it; a replayed
+pass re-plans the same actions, and every action is idempotent (deterministic Job names, natural keys in
+the database). Every tricky case is a row in ``tests/unit/lifecycle/test_plan.py``.
+
+Truth, in order: the execution's status (what was decided and recorded), then the Jobs (the highest
+attempt number that exists is the current attempt), then the Pods (the evidence of how an attempt ended).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from diagnostic_operator.lifecycle.classify import Classification, classify
+from diagnostic_operator.lifecycle.conditions import conditions_for
+from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence, PublishOutcome
+from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
+from diagnostic_operator.quantities import format_duration, parse_duration
+from diagnostic_operator.runtime.exit_record import ExitRecord
+from diagnostic_operator.spec import (
+    MAX_ATTEMPT_HISTORY,
+    AttemptResources,
+    AttemptStatus,
+    AttemptTelemetry,
+    Decision,
+    DiagnosticExecutionSpec,
+    DiagnosticExecutionStatus,
+    FailureClass,
+    IngestCounts,
+    Phase,
+    ResourceHint,
+)
+
+JOB_CREATION_GRACE_SECONDS = 60.0  # a Job younger than this that the informer has not shown yet is not "gone"
+
+
+# ---------------------------------------------------------------------------------------------- observed
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerView:
+    name: str
+    state: str = "waiting"           # waiting | running | terminated
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    name: str
+    attempt: int
+    phase: str = "Pending"
+    reason: str | None = None
+    message: str | None = None
+    node: str | None = None
+    created: str | None = None
+    start_time: str | None = None
+    runner: ContainerView | None = None
+    sidecar: ContainerView | None = None
+    conditions: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    deleting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    name: str
+    attempt: int
+    created: str | None = None
+    suspended: bool = False
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    finished: bool = False
+    deleting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    name: str
+    namespace: str
+    uid: str
+    generation: int | None
+    spec: DiagnosticExecutionSpec
+    status: DiagnosticExecutionStatus
+    now: datetime
+    jobs: dict[int, JobView] = field(default_factory=dict)
+    pods: dict[int, list[PodView]] = field(default_factory=dict)
+    deleting: bool = False
+    output_location: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class CreateJob:
+    attempt: int
+    resources: ResourceHint
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteJob:
+    name: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAttemptEnd:
+    attempt: AttemptStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    phase: Phase
+    failure_class: FailureClass | None
+    reason: str
+    message: str
+    dirty: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    status: DiagnosticExecutionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    after_seconds: float
+
+
+Action = CreateJob | DeleteJob | RecordAttemptEnd | Finish | SetStatus | Emit | Requeue
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    a, b = parse_time(start), parse_time(end)
+    if a is None or b is None:
+        return None
+    return max((b - a).total_seconds(), 0.0)
+
+
+def _current_attempt(obs: Observed) -> int:
+    return max([obs.status.attempt, *obs.jobs.keys()], default=0)
+
+
+def _attempt_record(status: DiagnosticExecutionStatus, number: int) -> AttemptStatus | None:
+    for record in status.attempts:
+        if record.number == number:
+            return record
+    return None
+
+
+def _resources_of(record: AttemptStatus | None, fallback: ResourceHint) -> ResourceHint:
+    if record is None or record.resources is None:
+        return fallback
+    return fallback.model_copy(update={"memory": record.resources.memory, "cpu": record.resources.cpu,
+                                       "wall_clock": record.resources.wall_clock})
+
+
+def _history(status: DiagnosticExecutionStatus) -> list[FailureClass]:
+    return [a.failure_class for a in sorted(status.attempts, key=lambda a: a.number) if a.failure_class]
+
+
+def parse_summary(message: str | None) -> dict[str, object] | None:
+    """The sidecar's termination message (a PublishSummary as JSON), or None."""
+    if not message:
+        return None
+    try:
+        data = json.loads(message)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) and str(data.get("schema", "")).endswith("publish-summary/v1") else None
+
+
+def evidence_from_pod(pod: PodView | None, job: JobView | None, now: datetime, cancelled: bool = False) -> Evidence:
+    """What the Pod (alone) says about how the attempt went."""
+    if pod is None:
+        finished_without_pod = job is None or job.finished or job.failed > 0
+        return Evidence(pod_missing=finished_without_pod, cancelled=cancelled,
+                        pod_phase=None if finished_without_pod else "Pending")
+    summary = parse_summary(pod.sidecar.message) if pod.sidecar and pod.sidecar.state == "terminated" else None
+    record = None
+    publish = None
+    if summary is not None:
+        if summary.get("exitRecordPresent"):
+            try:
+                record = ExitRecord.model_validate(summary)
+            except ValidationError:
+                record = None
+        publish = PublishOutcome(log_published=bool(summary.get("logPublished")),
+                                 ingested=bool(summary.get("ingested")),
+                                 bundle_error=_text(summary.get("bundleError")),
+                                 infrastructure_error=_text(summary.get("infrastructureError")))
+    elif pod.sidecar is not None and pod.sidecar.state == "terminated":
+        publish = PublishOutcome(log_published=False, infrastructure_error=(
+            f"the ingest sidecar ended ({pod.sidecar.reason}, exit {pod.sidecar.exit_code}) without a summary"))
+    runner = None
+    waiting_reason = waiting_message = None
+    if pod.runner is not None:
+        if pod.runner.state == "terminated":
+            runner = ContainerEnd(pod.runner.reason, pod.runner.exit_code, pod.runner.signal, pod.runner.message)
+        elif pod.runner.state == "waiting":
+            waiting_reason, waiting_message = pod.runner.reason, pod.runner.message
+    disruption = pod.conditions.get("DisruptionTarget")
+    scheduled = pod.conditions.get("PodScheduled")
+    created = parse_time(pod.created)
+    pending = (now - created).total_seconds() if created is not None and pod.phase == "Pending" else 0.0
+    return Evidence(
+        exit_record=record, runner=runner, pod_phase=pod.phase, pod_reason=pod.reason, pod_message=pod.message,
+        disruption=(disruption[1] or "DisruptionTarget") if disruption and disruption[0] == "True" else None,
+        waiting_reason=waiting_reason, waiting_message=waiting_message, pending_seconds=pending,
+        unschedulable=bool(scheduled and scheduled[0] == "False" and scheduled[1] == "Unschedulable"),
+        publish=publish, cancelled=cancelled,
+        pod_missing=pod.deleting and pod.phase not in ("Succeeded", "Failed") and runner is None)
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
+    pods = obs.pods.get(attempt, [])
+    return max(pods, key=lambda p: p.created or "") if pods else None
+
+
+def _telemetry(pod: PodView | None, job: JobView | None, record: AttemptStatus) -> AttemptTelemetry:
+    summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
+    tel = AttemptTelemetry()
+    if summary is not None:
+        tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
+            "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
+            | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
+    runner_start = pod.runner.started_at if pod and pod.runner else None
+    runner_end = pod.runner.finished_at if pod and pod.runner else None
+    updates: dict[str, object] = {}
+    if tel.duration_seconds is None:
+        updates["duration_seconds"] = _seconds_between(runner_start, runner_end)
+    created = job.created if job else record.start_time
+    updates["queue_seconds"] = _seconds_between(created, runner_start or (pod.start_time if pod else None))
+    return tel.model_copy(update={k: v for k, v in updates.items() if v is not None})
+
+
+def _status(obs: Observed, **changes: object) -> DiagnosticExecutionStatus:
+    """The next status: the current one with ``changes``, conditions recomputed, bounded history."""
+    status = obs.status.model_copy(update=changes)
+    attempts = sorted(status.attempts, key=lambda a: a.number)[-MAX_ATTEMPT_HISTORY:]
+    phase = status.phase
+    reason = status.reason or str(phase)
+    message = status.message or ""
+    now = iso(obs.now)
+    start = status.start_time or now
+    end = status.completion_time or (now if phase.terminal else None)
+    duration = _seconds_between(start, end or now)
+    return status.model_copy(update={
+        "attempts": attempts,
+        "observed_generation": obs.generation,
+        "start_time": start,
+        "duration": format_duration(duration) if duration is not None else None,
+        "output_location": status.output_location or obs.output_location,
+        "conditions": conditions_for(phase, reason, message, obs.generation, now, obs.status.conditions),
+    })
+
+
+def _replace_attempt(status: DiagnosticExecutionStatus, record: AttemptStatus) -> list[AttemptStatus]:
+    return [*(a for a in status.attempts if a.number != record.number), record]
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+
+def plan(obs: Observed) -> list[Action]:
+    spec, status = obs.spec, obs.status
+    current = _current_attempt(obs)
+
+    # Finished: only tidy up (a cancelled execution's Job may still be running).
+    if status.phase.terminal:
+        return [DeleteJob(job.name, n) for n, job in obs.jobs.items() if not job.finished and not job.deleting]
+
+    if obs.deleting or spec.cancel:
+        return _cancel(obs, current)
+
+    # Nothing started yet: attempt 1.
+    if current == 0:
+        return _start_attempt(obs, 1, spec.resources, first=True)
+
+    record = _attempt_record(status, current)
+    job = obs.jobs.get(current)
+
+    # The attempt was decided already: wait out the backoff, then start the next one.
+    if record is not None and record.decision is not None:
+        if record.decision is not Decision.RETRY:
+            return []  # decided terminal; the status write that records it is in flight
+        outcome = decide(record.failure_class or FailureClass.INFRASTRUCTURE, spec,
+                         _resources_of(record, spec.resources), _history(status), record.exit_code)
+        due = (parse_time(record.end_time) or obs.now) + timedelta(seconds=outcome.backoff_seconds)
+        if obs.now < due:
+            return [Requeue((due - obs.now).total_seconds())]
+        return _start_attempt(obs, current + 1, outcome.next_resources or _resources_of(record, spec.resources))
+
+    # The status does not know this attempt yet: the operator stopped between creating the Job and writing
+    # the status. Adopt the Job.
+    if record is None and job is not None:
+        record = AttemptStatus(number=current, job=job.name, startTime=job.created or iso(obs.now),
+                               resources=None)
+        return [SetStatus(_status(obs, attempt=current, attempts=_replace_attempt(status, record),
+                                  phase=Phase.PENDING if status.phase is Phase.PENDING else status.phase)),
+                Requeue(0)]
+
+    assert record is not None
+    if job is None:
+        started = parse_time(record.start_time) or obs.now
+        if (obs.now - started).total_seconds() < JOB_CREATION_GRACE_SECONDS:
+            # Recorded but not seen yet: create it again (a no-op if it exists; deterministic name).
+            return [CreateJob(current, _resources_of(record, spec.resources)), Requeue(5)]
+        return _conclude(obs, current, record, None, Classification(
+            FailureClass.INFRASTRUCTURE, "JobVanished", "The attempt's Job was deleted before it finished."))
+
+    pod = _latest_pod(obs, current)
+    evidence = evidence_from_pod(pod, job, obs.now)
+    classification = classify(evidence, parse_duration(spec.pending_timeout))
+    if classification is None:
+        return _still_running(obs, current, record, job, pod, evidence)
+    return _conclude(obs, current, record, pod, classification, job)
+
+
+def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: bool = False) -> list[Action]:
+    record = AttemptStatus(
+        number=number, job=None, startTime=iso(obs.now),
+        resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock))
+    message = (f"Attempt {number} started: memory {resources.memory}, cpu {resources.cpu}, "
+               f"wall clock {resources.wall_clock}.")
+    status = _status(obs, phase=Phase.PENDING, attempt=number, attempts=_replace_attempt(obs.status, record),
+                     reason="Accepted" if first else "Retrying", message=message,
+                     failure_class=None if first else obs.status.failure_class)
+    actions: list[Action] = [CreateJob(number, resources), SetStatus(status),
+                             Emit("Normal", "Accepted" if first else "Retrying", message), Requeue(30)]
+    return actions
+
+
+def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobView,
+                   pod: PodView | None, ev: Evidence) -> list[Action]:
+    if job.suspended:
+        phase, reason, message = Phase.PENDING, "Queued", "The Job waits for admission by its queue (Kueue)."
+    elif pod is None or pod.phase == "Pending":
+        phase = Phase.PENDING
+        if ev.unschedulable:
+            reason, message = "Unschedulable", f"No node can run the attempt yet: {pod.message if pod else ''}"
+        elif ev.waiting_reason:
+            timeout = parse_duration(obs.spec.pending_timeout)
+            reason = ev.waiting_reason
+            message = (f"The runner cannot start ({ev.waiting_reason}: {ev.waiting_message or ''}); "
+                       f"the attempt fails after pendingTimeout {obs.spec.pending_timeout} "
+                       f"({max(timeout - ev.pending_seconds, 0):.0f}s left).")
+        else:
+            reason, message = "Pending", f"Attempt {number} is starting."
+    else:
+        phase, reason, message = Phase.RUNNING, "Running", f"Attempt {number} is running on {pod.node or 'a node'}."
+    updated = record.model_copy(update={"job": job.name, "pod": pod.name if pod else None,
+                                        "node": pod.node if pod else None})
+    changes: dict[str, object] = {"phase": phase, "reason": reason, "message": message,
+                                  "attempts": _replace_attempt(obs.status, updated)}
+    actions: list[Action] = []
+    if phase is Phase.RUNNING and obs.status.phase is not Phase.RUNNING:
+        actions.append(Emit("Normal", "Running", message))
+    if reason == "Unschedulable" and obs.status.reason != "Unschedulable":
+        actions.append(Emit("Warning", "Unschedulable", message))
+    new_status = _status(obs, **changes)
+    if _differs(new_status, obs.status):
+        actions.append(SetStatus(new_status))
+    wait = 30.0
+    if ev.waiting_reason:
+        wait = max(min(parse_duration(obs.spec.pending_timeout) - ev.pending_seconds, 30.0), 1.0)
+    actions.append(Requeue(wait))
+    return actions
+
+
+def _differs(a: DiagnosticExecutionStatus, b: DiagnosticExecutionStatus) -> bool:
+    """Status changed in anything but timestamps (avoid a write per pass)."""
+    keep = {"phase", "reason", "message", "attempt", "attempts", "failure_class", "observed_generation",
+            "output_location", "ingested", "database_execution_id"}
+    return a.model_dump(include=keep) != b.model_dump(include=keep)
+
+
+_EVENT = {FailureClass.SUCCESS: ("Normal", "Succeeded"), FailureClass.OUT_OF_MEMORY: ("Warning", "OutOfMemory"),
+          FailureClass.TIMED_OUT: ("Warning", "TimedOut"), FailureClass.INFRASTRUCTURE: ("Warning", "Infrastructure"),
+          FailureClass.CONFIGURATION: ("Warning", "Configuration"),
+          FailureClass.DIAGNOSTIC_ERROR: ("Warning", "DiagnosticError"),
+          FailureClass.CANCELLED: ("Normal", "Cancelled")}
+
+
+def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | None,
+              classification: Classification, job: JobView | None = None) -> list[Action]:
+    spec, status = obs.spec, obs.status
+    resources = _resources_of(record, spec.resources)
+    history = [*_history(status), classification.failure_class]
+    outcome: Outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
+    summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
+    finished = record.model_copy(update={
+        "job": job.name if job else record.job, "pod": pod.name if pod else record.pod,
+        "node": pod.node if pod else record.node,
+        "end_time": (pod.runner.finished_at if pod and pod.runner and pod.runner.finished_at else iso(obs.now)),
+        "exit_code": classification.exit_code, "reason": classification.reason,
+        "message": classification.message, "failure_class": classification.failure_class,
+        "decision": outcome.decision, "telemetry": _telemetry(pod, job, record),
+        "log_location": _text(summary.get("logLocation")) if summary else None,
+    })
+    event_type, event_reason = _EVENT[classification.failure_class]
+    text = classification.message if outcome.decision in (Decision.SUCCESS, Decision.CANCEL) else (
+        f"{classification.message} {outcome.reason[:1].upper()}{outcome.reason[1:]}.")
+    actions: list[Action] = [RecordAttemptEnd(finished)]
+    if job is not None and not job.finished and not job.deleting:
+        actions.append(DeleteJob(job.name, number))  # e.g. stuck on an image pull: stop it
+    changes: dict[str, object] = {
+        "attempts": _replace_attempt(status, finished), "phase": outcome.phase,
+        "failure_class": classification.failure_class, "reason": classification.reason, "message": text,
+    }
+    if summary and isinstance(summary.get("counts"), dict):
+        changes["ingested"] = IngestCounts.model_validate(summary["counts"])
+    if summary and summary.get("outputLocation"):
+        changes["output_location"] = str(summary["outputLocation"])
+    if outcome.phase.terminal:
+        changes["completion_time"] = iso(obs.now)
+        actions.append(Finish(outcome.phase, classification.failure_class, classification.reason, text,
+                              dirty_after(outcome.decision, True)))
+    actions.append(SetStatus(_status(obs, **changes)))
+    actions.append(Emit(event_type, event_reason if outcome.decision is not Decision.RETRY else "Retrying", text))
+    if outcome.decision is Decision.RETRY:
+        actions.append(Requeue(outcome.backoff_seconds))
+    return actions
+
+
+def _cancel(obs: Observed, current: int) -> list[Action]:
+    actions: list[Action] = [DeleteJob(job.name, n) for n, job in obs.jobs.items()
+                             if not job.finished and not job.deleting]
+    record = _attempt_record(obs.status, current)
+    message = ("The execution was deleted." if obs.deleting else "The execution was cancelled (spec.cancel).")
+    changes: dict[str, object] = {"phase": Phase.CANCELLED, "failure_class": FailureClass.CANCELLED,
+                                  "reason": "Cancelled", "message": message, "completion_time": iso(obs.now)}
+    if record is not None and record.decision is None:
+        ended = record.model_copy(update={"end_time": iso(obs.now), "failure_class": FailureClass.CANCELLED,
+                                          "decision": Decision.CANCEL, "reason": "Cancelled", "message": message})
+        actions.append(RecordAttemptEnd(ended))
+        changes["attempts"] = _replace_attempt(obs.status, ended)
+    actions += [Finish(Phase.CANCELLED, FailureClass.CANCELLED, "Cancelled", message, None),
+                SetStatus(_status(obs, **changes)), Emit("Normal", "Cancelled", message)]
+    return actions

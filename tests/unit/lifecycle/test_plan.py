@@ -1,0 +1,234 @@
+"""The reconcile as data: every tricky situation of one execution is a row here."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from diagnostic_operator.lifecycle.conditions import kstatus
+from diagnostic_operator.lifecycle.plan import (
+    ContainerView,
+    CreateJob,
+    DeleteJob,
+    Emit,
+    Finish,
+    JobView,
+    Observed,
+    PodView,
+    RecordAttemptEnd,
+    Requeue,
+    SetStatus,
+    iso,
+    plan,
+)
+from diagnostic_operator.spec import (
+    AttemptResources,
+    AttemptStatus,
+    Decision,
+    DiagnosticExecutionSpec,
+    DiagnosticExecutionStatus,
+    FailureClass,
+    Phase,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+SPEC = DiagnosticExecutionSpec.model_validate({
+    "diagnostic": {"provider": "example", "slug": "bias"}, "groupKey": "g", "image": "img:1",
+    "command": ["run"], "resources": {"memory": "4Gi", "wallClock": "1h"},
+    "retry": {"backoff": {"initial": "10s", "max": "1m"}}, "pendingTimeout": "10m",
+})
+
+
+def obs(status: DiagnosticExecutionStatus | None = None, jobs: dict | None = None, pods: dict | None = None,
+        now: datetime = NOW, spec: DiagnosticExecutionSpec = SPEC, deleting: bool = False) -> Observed:
+    return Observed(name="gmb", namespace="ns", uid="u-1", generation=1, spec=spec,
+                    status=status or DiagnosticExecutionStatus(), now=now, jobs=jobs or {}, pods=pods or {},
+                    deleting=deleting)
+
+
+def started(number: int = 1, memory: str = "4Gi", at: datetime = NOW - timedelta(minutes=5), **extra: object
+            ) -> DiagnosticExecutionStatus:
+    record = AttemptStatus(number=number, job=f"gmb-a{number}", startTime=iso(at),
+                           resources=AttemptResources(memory=memory, cpu="1", wall_clock="1h"))
+    return DiagnosticExecutionStatus(**({"phase": Phase.RUNNING, "attempt": number, "attempts": [record]} | extra))
+
+
+def job(number: int = 1, **kw: object) -> dict[int, JobView]:
+    return {number: JobView(name=f"gmb-a{number}", attempt=number, created=iso(NOW - timedelta(minutes=5)), **kw)}
+
+
+def summary(**kw: object) -> str:
+    base = {"schema": "diagnostic-operator.io/publish-summary/v1", "attempt": 1, "exitRecordPresent": True,
+            "exitCode": 0, "logPublished": True, "outputLocation": "s3://b/p/attempt-1", "ingested": True,
+            "counts": {"outputs": 6, "scalarValues": 24, "seriesValues": 4}, "wallSeconds": 12.5,
+            "peakMemoryBytes": 70_000_000, "peakMemorySource": "cgroup-v1", "memoryLimitBytes": 4 * 2**30}
+    return json.dumps(base | kw)
+
+
+def pod(number: int = 1, phase: str = "Succeeded", runner: ContainerView | None = None,
+        sidecar: ContainerView | None = None, **kw: object) -> dict[int, list[PodView]]:
+    return {number: [PodView(name=f"gmb-a{number}-xyz", attempt=number, phase=phase, node="do-real-node",
+                             created=iso(NOW - timedelta(minutes=4)), start_time=iso(NOW - timedelta(minutes=4)),
+                             runner=runner, sidecar=sidecar, **kw)]}
+
+
+def done(exit_code: int = 0, reason: str = "Completed") -> ContainerView:
+    return ContainerView("runner", "terminated", reason, exit_code=exit_code,
+                         started_at=iso(NOW - timedelta(minutes=3)), finished_at=iso(NOW - timedelta(minutes=1)))
+
+
+def sidecar_done(message: str | None) -> ContainerView:
+    return ContainerView("ingest", "terminated", "Completed", message=message, exit_code=0)
+
+
+def kinds(actions: list) -> list[str]:
+    return [type(a).__name__ for a in actions]
+
+
+def status_of(actions: list) -> DiagnosticExecutionStatus:
+    return next(a.status for a in actions if isinstance(a, SetStatus))
+
+
+def test_new_execution_creates_attempt_1_with_the_resource_hint() -> None:
+    actions = plan(obs())
+    create = next(a for a in actions if isinstance(a, CreateJob))
+    assert (create.attempt, create.resources.memory) == (1, "4Gi")
+    status = status_of(actions)
+    assert (status.phase, status.attempt, status.reason) == (Phase.PENDING, 1, "Accepted")
+    assert any(isinstance(a, Emit) and a.reason == "Accepted" for a in actions)
+    assert kstatus(status.conditions, 1, status.observed_generation) == "InProgress"
+
+
+def test_job_created_but_status_not_written_is_adopted_not_duplicated() -> None:
+    actions = plan(obs(jobs=job(1)))
+    assert not any(isinstance(a, CreateJob) for a in actions)
+    assert status_of(actions).attempt == 1
+
+
+def test_recorded_attempt_whose_job_is_not_visible_yet_is_created_again_idempotently() -> None:
+    status = started(at=NOW - timedelta(seconds=5))
+    assert kinds(plan(obs(status)))[:1] == ["CreateJob"]
+
+
+def test_job_deleted_by_hand_is_an_infrastructure_failure_and_retried() -> None:
+    actions = plan(obs(started()))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason, end.decision) == (FailureClass.INFRASTRUCTURE, "JobVanished", Decision.RETRY)
+    assert status_of(actions).phase is Phase.RETRYING
+    assert any(isinstance(a, Requeue) and a.after_seconds == 10 for a in actions)
+
+
+def test_running_pod_sets_running_once() -> None:
+    running = pod(phase="Running", runner=ContainerView("runner", "running"))
+    first = plan(obs(started(phase=Phase.PENDING), jobs=job(1, active=1), pods=running))
+    assert status_of(first).phase is Phase.RUNNING and any(isinstance(a, Emit) and a.reason == "Running" for a in first)
+    again = plan(obs(status_of(first), jobs=job(1, active=1), pods=running))
+    assert kinds(again) == ["Requeue"], "no status write when nothing changed"
+
+
+def test_success_finishes_with_counts_telemetry_and_clears_dirty() -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, succeeded=1),
+                       pods=pod(runner=done(), sidecar=sidecar_done(summary()))))
+    finish = next(a for a in actions if isinstance(a, Finish))
+    assert (finish.phase, finish.failure_class, finish.dirty) == (Phase.SUCCEEDED, FailureClass.SUCCESS, False)
+    status = status_of(actions)
+    assert status.ingested.scalar_values == 24 and status.output_location == "s3://b/p/attempt-1"
+    tel = status.attempts[0].telemetry
+    assert tel.duration_seconds == 12.5 and tel.peak_memory_bytes == 70_000_000 and tel.queue_seconds == 120
+    assert kstatus(status.conditions, 1, status.observed_generation) == "Current"
+    assert {c.type: c.status for c in status.conditions}["Ready"] == "True"
+
+
+def test_oom_retries_after_backoff_with_more_memory() -> None:
+    oom = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                   pods=pod(phase="Failed", runner=done(137, "OOMKilled"), sidecar=sidecar_done(
+                       summary(exitRecordPresent=False, ingested=False, exitCode=None)))))
+    end = next(a for a in oom if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.decision) == (FailureClass.OUT_OF_MEMORY, Decision.RETRY)
+    assert any(isinstance(a, Requeue) and a.after_seconds == 10 for a in oom)
+    ended = NOW - timedelta(minutes=1)  # the runner's finish time: the backoff counts from there
+    later = obs(status_of(oom), jobs=job(1, finished=True, failed=1), now=ended + timedelta(seconds=5))
+    assert kinds(plan(later)) == ["Requeue"]
+    due = obs(status_of(oom), jobs=job(1, finished=True, failed=1), now=ended + timedelta(seconds=11))
+    create = next(a for a in plan(due) if isinstance(a, CreateJob))
+    assert (create.attempt, create.resources.memory) == (2, "6Gi")
+
+
+def test_image_pull_error_waits_then_fails_after_pending_timeout() -> None:
+    waiting = ContainerView("runner", "waiting", "ErrImagePull", "image not found")
+    early = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - timedelta(minutes=2)), runner=waiting)]}
+    actions = plan(obs(started(), jobs=job(1, active=1), pods=early))
+    assert status_of(actions).reason == "ErrImagePull" and "pendingTimeout" in status_of(actions).message
+    late = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - timedelta(minutes=11)), runner=waiting)]}
+    actions = plan(obs(started(), jobs=job(1, active=1), pods=late))
+    assert any(isinstance(a, DeleteJob) for a in actions)
+    finish = next(a for a in actions if isinstance(a, Finish))
+    assert (finish.phase, finish.failure_class, finish.reason) == (Phase.FAILED, FailureClass.CONFIGURATION,
+                                                                   "ErrImagePull")
+    assert kstatus(status_of(actions).conditions, 1, 1) == "Failed"
+
+
+def test_unschedulable_keeps_waiting_past_the_pending_timeout() -> None:
+    pending = {1: [PodView("gmb-a1-x", 1, "Pending", message="0/3 nodes are available",
+                           created=iso(NOW - timedelta(hours=2)),
+                           conditions={"PodScheduled": ("False", "Unschedulable", "0/3 nodes")})]}
+    actions = plan(obs(started(), jobs=job(1, active=1), pods=pending))
+    assert status_of(actions).reason == "Unschedulable"
+    assert not any(isinstance(a, Finish | DeleteJob) for a in actions)
+
+
+def test_eviction_is_retried_on_the_infrastructure_budget() -> None:
+    evicted = pod(phase="Failed", reason="Evicted", runner=done(137, "Error"),
+                  conditions={"DisruptionTarget": ("True", "TerminationByKubelet", "evicted")})
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1), pods=evicted))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason, end.decision) == (FailureClass.INFRASTRUCTURE, "Evicted", Decision.RETRY)
+
+
+def test_diagnostic_error_gives_up_and_clears_dirty() -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                       pods=pod(phase="Failed", runner=done(3, "Error"),
+                                sidecar=sidecar_done(summary(exitCode=3, ingested=False)))))
+    finish = next(a for a in actions if isinstance(a, Finish))
+    assert (finish.phase, finish.reason, finish.dirty) == (Phase.FAILED, "ExitCode3", False)
+
+
+def test_sidecar_without_summary_is_an_infrastructure_failure() -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                       pods=pod(phase="Failed", runner=done(0), sidecar=ContainerView(
+                           "ingest", "terminated", "Error", exit_code=1))))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason) == (FailureClass.INFRASTRUCTURE, "PublishFailed")
+
+
+@pytest.mark.parametrize("deleting", [False, True])
+def test_cancel_stops_the_job_and_records_cancelled(deleting: bool) -> None:
+    spec = SPEC if deleting else SPEC.model_copy(update={"cancel": True})
+    actions = plan(obs(started(), jobs=job(1, active=1), spec=spec, deleting=deleting))
+    assert any(isinstance(a, DeleteJob) and a.name == "gmb-a1" for a in actions)
+    finish = next(a for a in actions if isinstance(a, Finish))
+    assert (finish.phase, finish.dirty) == (Phase.CANCELLED, None), "cancel leaves dirty as it was"
+    assert next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt.decision is Decision.CANCEL
+
+
+def test_finished_execution_only_tidies_up() -> None:
+    status = started(phase=Phase.CANCELLED)
+    assert kinds(plan(obs(status, jobs=job(1, active=1)))) == ["DeleteJob"]
+    assert plan(obs(status, jobs=job(1, finished=True))) == []
+
+
+def test_timeout_from_pod_deadline() -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                       pods=pod(phase="Failed", reason="DeadlineExceeded", runner=done(137, "Error"))))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.decision) == (FailureClass.TIMED_OUT, Decision.GIVE_UP)
+
+
+def test_replanning_a_concluded_attempt_changes_nothing() -> None:
+    first = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                     pods=pod(phase="Failed", runner=done(3, "Error"),
+                              sidecar=sidecar_done(summary(exitCode=3, ingested=False)))))
+    again = plan(obs(status_of(first), jobs=job(1, finished=True, failed=1)))
+    assert again == [], "a terminal execution is not re-decided"
