@@ -1,0 +1,282 @@
+"""Build one attempt's Job (docs/pod-layout.md): pure, deterministic, no Kubernetes client.
+
+``build_job`` returns a complete ``batch/v1`` Job as a plain dict; the same inputs always give the same
+dict, so a replayed dispatch creates nothing new. ``job_resources`` reads back what an attempt asked for.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecutionSpec, ResourceHint
+
+from .config import ConfigurationError, KueueRoute, NodeRoute, OperatorConfig
+from .names import KUEUE_QUEUE_LABEL, RESOURCES_ANNOTATION, attempt_labels, job_name
+
+OUTPUT_DIR = "/do/output"
+BIN_DIR = "/do/bin"
+TMP_DIR = "/tmp"
+SHIM = f"{BIN_DIR}/shim.sh"
+SHIM_GRACE_SECONDS = 10
+TERMINATION_LOG = "/dev/termination-log"
+
+INIT_CONTAINER = "install-shim"
+RUNNER_CONTAINER = "runner"
+SIDECAR_CONTAINER = "ingest"
+VOLUME_BIN = "do-bin"
+VOLUME_OUTPUT = "do-output"
+VOLUME_TMP = "tmp"
+
+
+def shim_command(spec: DiagnosticExecutionSpec, resources: ResourceHint) -> list[str]:
+    """The runner's command: the shim wrapping ``spec.command``, or the bare command without the shim."""
+    if not spec.runtime.shim:
+        return list(spec.command)
+    return ["/bin/sh", SHIM, "--deadline", str(_ceil_seconds(resources.wall_clock_seconds)),
+            "--grace", str(SHIM_GRACE_SECONDS), "--", *spec.command]
+
+
+def runner_resources(resources: ResourceHint, gpu_resource: str = "nvidia.com/gpu") -> dict[str, Any]:
+    """The ResourceHint table: memory request = limit; cpu request; cpu limit only when asked; gpu limit."""
+    requests = {"cpu": resources.cpu, "memory": resources.memory}
+    limits = {"memory": resources.memory}
+    if resources.cpu_limit is not None:
+        limits["cpu"] = resources.cpu_limit
+    if resources.gpu > 0:
+        limits[gpu_resource] = str(resources.gpu)
+    return {"requests": requests, "limits": limits}
+
+
+def active_deadline_seconds(resources: ResourceHint, config: OperatorConfig) -> int:
+    """The Pod's deadline: wall clock + publish grace + init allowance, whole seconds."""
+    return (_ceil_seconds(resources.wall_clock_seconds) + config.publish_grace_seconds
+            + config.init_allowance_seconds)
+
+
+def resources_annotation(resources: ResourceHint) -> str:
+    """``<memory>/<cpu>/<wallClock>``: what this attempt asked for."""
+    return f"{resources.memory}/{resources.cpu}/{resources.wall_clock}"
+
+
+def build_job(
+    *,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: DiagnosticExecutionSpec,
+    attempt: int,
+    resources: ResourceHint,
+    execution_id: int,
+    attempt_id: int,
+    config: OperatorConfig,
+    owner_api_version: str = FULL_API_VERSION,
+    owner_kind: str = KIND,
+) -> dict[str, Any]:
+    """The ``batch/v1`` Job of attempt ``attempt`` of the execution ``namespace/name`` (uid ``uid``).
+
+    ``resources`` is this attempt's ResourceHint (the spec's, grown after an OOM or a timeout); its
+    ``queue`` is routed through ``config.queues``. Raises ConfigurationError for a queue the
+    configuration does not know.
+    """
+    defaults = config.pod_defaults
+    route = _route(resources.queue, config)
+    labels = attempt_labels(name, uid, attempt)
+    annotation = {RESOURCES_ANNOTATION: resources_annotation(resources)}
+
+    job_labels = dict(labels)
+    if isinstance(route, KueueRoute):
+        job_labels[KUEUE_QUEUE_LABEL] = route.kueue.local_queue
+
+    node_selector = dict(defaults.node_selector)
+    tolerations = copy.deepcopy(defaults.tolerations)
+    priority_class = defaults.priority_class_name
+    if isinstance(route, NodeRoute):
+        node_selector.update(route.node_selector)
+        tolerations += [t for t in copy.deepcopy(route.tolerations) if t not in tolerations]
+        priority_class = route.priority_class_name or priority_class
+
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "shareProcessNamespace": True,
+        "activeDeadlineSeconds": active_deadline_seconds(resources, config),
+        "serviceAccountName": defaults.service_account_name,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+    }
+    if defaults.host_network:
+        pod_spec["hostNetwork"] = True
+        pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+    if node_selector:
+        pod_spec["nodeSelector"] = dict(sorted(node_selector.items()))
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if priority_class:
+        pod_spec["priorityClassName"] = priority_class
+    if defaults.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = copy.deepcopy(defaults.image_pull_secrets)
+    pod_spec["initContainers"] = [_install_shim(config)]
+    pod_spec["containers"] = [
+        _runner(spec, resources, config),
+        _sidecar(namespace=namespace, name=name, uid=uid, spec=spec, attempt=attempt,
+                 execution_id=execution_id, attempt_id=attempt_id, config=config),
+    ]
+    pod_spec["volumes"] = [{"name": volume, "emptyDir": {}} for volume in (VOLUME_BIN, VOLUME_OUTPUT, VOLUME_TMP)]
+
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "suspend": isinstance(route, KueueRoute),
+    }
+    if config.job_ttl_seconds is not None:
+        job_spec["ttlSecondsAfterFinished"] = config.job_ttl_seconds
+    job_spec["template"] = {
+        "metadata": {
+            "labels": {**defaults.labels, **labels},
+            "annotations": {**defaults.annotations, **annotation},
+        },
+        "spec": pod_spec,
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(name, attempt),
+            "namespace": namespace,
+            "labels": job_labels,
+            "annotations": dict(annotation),
+            "ownerReferences": [{
+                "apiVersion": owner_api_version,
+                "kind": owner_kind,
+                "name": name,
+                "uid": uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }],
+        },
+        "spec": job_spec,
+    }
+
+
+def job_resources(job: Mapping[str, Any], base: ResourceHint | None = None) -> ResourceHint | None:
+    """What an attempt's Job (or Pod) asked for, from its ``diagnostic-operator.io/resources`` annotation.
+
+    The annotation carries memory, cpu and wall clock; the other fields (cpuLimit, gpu, queue) come from
+    ``base`` (the spec's ResourceHint) when given. None when the annotation is missing or unreadable.
+    """
+    text = _annotation(job)
+    if text is None or text.count("/") != 2:
+        return None
+    memory, cpu, wall_clock = text.split("/")
+    try:
+        read = ResourceHint.model_validate({"memory": memory, "cpu": cpu, "wallClock": wall_clock})
+    except ValueError:
+        return None
+    if base is None:
+        return read
+    return base.model_copy(update={"memory": read.memory, "cpu": read.cpu, "wall_clock": read.wall_clock})
+
+
+# ----------------------------------------------------------------------------------------------- parts
+
+
+def _route(queue: str | None, config: OperatorConfig) -> KueueRoute | NodeRoute | None:
+    if queue is None:
+        return None
+    route = config.queues.get(queue)
+    if route is None:
+        known = ", ".join(sorted(config.queues)) or "none"
+        raise ConfigurationError(
+            f"resources.queue: unknown queue {queue!r}: the operator's configuration has no such queue "
+            f"(configured queues: {known})")
+    return route
+
+
+def _install_shim(config: OperatorConfig) -> dict[str, Any]:
+    return {
+        "name": INIT_CONTAINER,
+        "image": config.image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": ["diagnostic-operator", "install-shim", BIN_DIR, OUTPUT_DIR],
+        "resources": copy.deepcopy(config.sidecar_resources),
+        "securityContext": copy.deepcopy(config.security_context),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [
+            {"name": VOLUME_BIN, "mountPath": BIN_DIR},
+            {"name": VOLUME_OUTPUT, "mountPath": OUTPUT_DIR},
+            {"name": VOLUME_TMP, "mountPath": TMP_DIR},
+        ],
+    }
+
+
+def _runner(spec: DiagnosticExecutionSpec, resources: ResourceHint, config: OperatorConfig) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": RUNNER_CONTAINER,
+        "image": spec.image,
+        "imagePullPolicy": config.pod_defaults.image_pull_policy,
+        "command": shim_command(spec, resources),
+    }
+    if spec.args:
+        container["args"] = list(spec.args)
+    container.update({
+        "env": [{"name": var.name, "value": var.value} for var in spec.env]
+        + [{"name": "DIAGNOSTIC_OUTPUT_DIR", "value": OUTPUT_DIR}],
+        "workingDir": OUTPUT_DIR,
+        "resources": runner_resources(resources, config.gpu_resource),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [
+            {"name": VOLUME_BIN, "mountPath": BIN_DIR, "readOnly": True},
+            {"name": VOLUME_OUTPUT, "mountPath": OUTPUT_DIR},
+        ],
+    })
+    return container
+
+
+def _sidecar(*, namespace: str, name: str, uid: str, spec: DiagnosticExecutionSpec, attempt: int,
+             execution_id: int, attempt_id: int, config: OperatorConfig) -> dict[str, Any]:
+    env = {
+        "DIAGNOSTIC_OUTPUT_DIR": OUTPUT_DIR,
+        "DIAGNOSTIC_EXECUTION_NAMESPACE": namespace,
+        "DIAGNOSTIC_EXECUTION_NAME": name,
+        "DIAGNOSTIC_EXECUTION_UID": uid,
+        "DIAGNOSTIC_ATTEMPT": str(attempt),
+        "DIAGNOSTIC_EXECUTION_ID": str(execution_id),
+        "DIAGNOSTIC_ATTEMPT_ID": str(attempt_id),
+        "DIAGNOSTIC_RESULTS": spec.results.model_dump_json(by_alias=True),
+    }
+    store = spec.output.store or config.default_store
+    if store:  # else the Secret may carry DIAGNOSTIC_OPERATOR_STORE_URL
+        env["DIAGNOSTIC_OPERATOR_STORE_URL"] = store
+    container: dict[str, Any] = {
+        "name": SIDECAR_CONTAINER,
+        "image": config.image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": ["diagnostic-operator", "sidecar"],
+        "env": [{"name": key, "value": value} for key, value in env.items()],
+    }
+    if config.database_secret:
+        container["envFrom"] = [{"secretRef": {"name": config.database_secret}}]
+    container.update({
+        "resources": copy.deepcopy(config.sidecar_resources),
+        "securityContext": copy.deepcopy(config.security_context),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [
+            {"name": VOLUME_OUTPUT, "mountPath": OUTPUT_DIR, "readOnly": True},
+            {"name": VOLUME_TMP, "mountPath": TMP_DIR},
+        ],
+    })
+    return container
+
+
+def _annotation(obj: Mapping[str, Any]) -> str | None:
+    for meta in (obj.get("metadata"), ((obj.get("spec") or {}).get("template") or {}).get("metadata")):
+        value = ((meta or {}).get("annotations") or {}).get(RESOURCES_ANNOTATION)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _ceil_seconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
