@@ -1,0 +1,273 @@
+"""The Kopf operator: a thin shell around ``lifecycle.plan``.
+
+For every ``DiagnosticExecution`` one async daemon loops: observe (the object's live body, and its Jobs and
+Pods from in-memory indices fed by one watch per kind, so a pass makes no GET) → ``plan`` → carry out the
+actions (each idempotent) → sleep until a Job/Pod event of this execution or the requested requeue time.
+Database calls run in threads; Kubernetes calls use lightkube's async client: nothing blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.batch_v1 import Job
+from lightkube.types import CascadeType, PatchType
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from diagnostic_operator.db import repository
+from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.lifecycle.plan import (
+    Action,
+    CreateJob,
+    DeleteJob,
+    Emit,
+    Finish,
+    JobView,
+    Observed,
+    PodView,
+    RecordAttemptEnd,
+    Requeue,
+    SetStatus,
+    plan,
+)
+from diagnostic_operator.settings import Settings
+from diagnostic_operator.spec import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    PLURAL,
+    AttemptResources,
+    DiagnosticExecutionSpec,
+    DiagnosticExecutionStatus,
+    FailureClass,
+    Phase,
+)
+from diagnostic_operator.store import execution_prefix, open_store
+from diagnostic_operator.transports.kubernetes import metrics
+from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
+from diagnostic_operator.transports.kubernetes.job import build_job
+from diagnostic_operator.transports.kubernetes.names import (
+    EXECUTION_UID_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    job_name,
+)
+from diagnostic_operator.transports.kubernetes.observe import execution_uid, job_view, pod_view
+
+DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION, KIND, PLURAL)
+OURS = {MANAGED_BY_LABEL: MANAGED_BY}
+MAX_SLEEP = 60.0
+log = logging.getLogger("diagnostic_operator.operator")
+
+
+@dataclass
+class Runtime:
+    """What the handlers share (kept in Kopf's memo)."""
+
+    settings: Settings
+    config: OperatorConfig
+    engine: Engine
+    client: AsyncClient
+    wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
+    db_ids: dict[str, int] = field(default_factory=dict)
+
+
+def _runtime(memo: kopf.Memo) -> Runtime:
+    return memo["runtime"]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+
+
+def configure(settings: Settings, config: OperatorConfig) -> None:
+    """Register the start-up handler with this process's settings (called by the CLI before kopf runs)."""
+
+    @kopf.on.startup()  # type: ignore[arg-type]  # Kopf's protocols list every kwarg; we take what we use
+    async def startup(settings_: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        settings_.persistence.finalizer = f"{API_GROUP}/finalizer"
+        settings_.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+        settings_.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=API_GROUP, key="last-handled-configuration")
+        settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
+        settings_.watching.server_timeout = 270
+        settings_.watching.client_timeout = 300
+        await asyncio.to_thread(upgrade, settings.database_url)
+        memo["runtime"] = Runtime(settings, config, create_engine_for(settings.database_url), AsyncClient())
+
+    @kopf.on.cleanup()
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime = memo.get("runtime")
+        if runtime is not None:
+            await runtime.client.close()
+
+
+# ---------------------------------------------------------------------------------------------- indices
+
+
+@kopf.index("batch", "v1", "jobs", labels=OURS)
+def execution_jobs(body: kopf.Body, **_: Any) -> dict[str, JobView] | None:
+    uid, view = execution_uid(body), job_view(body)
+    return {uid: view} if uid and view else None
+
+
+@kopf.index("", "v1", "pods", labels=OURS)
+def execution_pods(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
+    uid, view = execution_uid(body), pod_view(body)
+    return {uid: view} if uid and view else None
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=OURS)
+@kopf.on.event("", "v1", "pods", labels=OURS)
+def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A Job or Pod of an execution changed: wake that execution's daemon."""
+    uid = execution_uid(body)
+    runtime = memo.get("runtime")
+    if uid and runtime is not None:
+        runtime.wakeups[uid].set()
+
+
+# ---------------------------------------------------------------------------------------------- the daemon
+
+
+@kopf.daemon(API_GROUP, API_VERSION, PLURAL, cancellation_timeout=10.0)  # type: ignore[arg-type]
+async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid: str, meta: kopf.Meta,
+                    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
+                    execution_jobs: kopf.Index[str, JobView], execution_pods: kopf.Index[str, PodView],
+                    **_: Any) -> None:
+    runtime = _runtime(memo)
+    while not stopped:
+        started = time.monotonic()
+        try:
+            spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
+            status = DiagnosticExecutionStatus.model_validate(body.get("status") or {})
+        except ValidationError as exc:
+            # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
+            kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
+            await stopped.wait(MAX_SLEEP)
+            continue
+        if status.phase.terminal and not any(not j.finished for j in execution_jobs.get(uid, [])):
+            return  # nothing left to do for this execution in this operator's life
+        try:
+            execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec)
+            observed = Observed(
+                name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
+                status=status.model_copy(update={"database_execution_id": execution_id}),
+                now=datetime.now(UTC), jobs={j.attempt: j for j in execution_jobs.get(uid, [])},
+                pods=_group(execution_pods.get(uid, [])), deleting=bool(meta.get("deletionTimestamp")))
+            actions = plan(observed)
+            sleep = await _execute(runtime, observed, execution_id, actions, body, logger)
+        except (ApiError, OSError, ConfigurationError) as exc:
+            logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {exc}")
+            sleep = 10.0
+        metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+        event = runtime.wakeups[uid]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=min(max(sleep, 0.0), MAX_SLEEP))
+        event.clear()
+
+
+def _group(pods: Any) -> dict[int, list[PodView]]:
+    grouped: dict[int, list[PodView]] = defaultdict(list)
+    for pod in pods:
+        grouped[pod.attempt].append(pod)
+    return dict(grouped)
+
+
+async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: str,
+                            spec: DiagnosticExecutionSpec) -> int:
+    if uid not in runtime.db_ids:
+        store_url = spec.output.store or runtime.config.default_store or runtime.settings.store_url
+        location = open_store(store_url).uri(execution_prefix(namespace, name, uid))
+        allocation = await asyncio.to_thread(
+            repository.allocate_execution, runtime.engine, namespace=namespace, name=name, uid=uid, spec=spec,
+            output_location=location)
+        runtime.db_ids[uid] = allocation.execution_id
+    return runtime.db_ids[uid]
+
+
+async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: list[Action],
+                   body: kopf.Body, logger: kopf.Logger) -> float:
+    """Carry out the plan's actions, in order; each is idempotent. Returns how long to sleep."""
+    sleep = MAX_SLEEP
+    for action in actions:
+        match action:
+            case CreateJob(attempt=number, resources=resources):
+                attempt_id = await asyncio.to_thread(
+                    repository.record_attempt_start, runtime.engine, execution_id, number,
+                    resources=AttemptResources(memory=resources.memory, cpu=resources.cpu,
+                                               wall_clock=resources.wall_clock),
+                    job=job_name(obs.name, number))
+                manifest = build_job(namespace=obs.namespace, name=obs.name, uid=obs.uid, spec=obs.spec,
+                                     attempt=number, resources=resources, execution_id=execution_id,
+                                     attempt_id=attempt_id, config=runtime.config)
+                try:
+                    await runtime.client.create(cast(Job, Job.from_dict(manifest)))
+                    metrics.JOBS_CREATED.inc()
+                except ApiError as exc:
+                    if exc.status.code != 409:  # 409: it exists already (a replay): fine
+                        raise
+            case DeleteJob(name=name):
+                try:
+                    await runtime.client.delete(Job, name, namespace=obs.namespace,
+                                                cascade=CascadeType.BACKGROUND)
+                except ApiError as exc:
+                    if exc.status.code != 404:
+                        raise
+            case RecordAttemptEnd(attempt=record):
+                attempt_id = await asyncio.to_thread(
+                    repository.record_attempt_start, runtime.engine, execution_id, record.number,
+                    resources=record.resources or AttemptResources(
+                        memory=obs.spec.resources.memory, cpu=obs.spec.resources.cpu,
+                        wall_clock=obs.spec.resources.wall_clock),
+                    job=record.job, pod=record.pod, node=record.node, started_at=record.start_time)
+                await asyncio.to_thread(repository.record_attempt_end, runtime.engine, attempt_id, record)
+                if record.failure_class is not None:
+                    metrics.ATTEMPTS.labels(failure_class=str(record.failure_class)).inc()
+            case Finish(phase=phase, failure_class=failure_class, reason=reason, message=message, dirty=dirty):
+                await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id, phase=phase,
+                                        failure_class=failure_class, reason=reason, message=message, dirty=dirty)
+                metrics.FINISHED.labels(phase=str(phase)).inc()
+            case SetStatus(status=status):
+                document = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+                await runtime.client.patch(DiagnosticExecutionResource.Status, obs.name, {"status": document},
+                                           namespace=obs.namespace, patch_type=PatchType.MERGE)
+            case Emit(type=kind, reason=reason, message=message):
+                kopf.event(body, type=kind, reason=reason, message=message[:1000])
+                log.info("%s/%s %s: %s", obs.namespace, obs.name, reason, message)
+            case Requeue(after_seconds=seconds):
+                sleep = min(sleep, seconds)
+    return sleep
+
+
+@kopf.on.delete(API_GROUP, API_VERSION, PLURAL, timeout=60.0, optional=True)  # type: ignore[arg-type]
+async def deleted(name: str, namespace: str, uid: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
+    """Deletion: stop the Jobs and record Cancelled. Bounded: after 60 s Kopf lets the object go."""
+    runtime = _runtime(memo)
+    async for job in runtime.client.list(Job, namespace=namespace, labels={EXECUTION_UID_LABEL: uid}):
+        if job.metadata is not None and job.metadata.name:
+            try:
+                await runtime.client.delete(Job, job.metadata.name, namespace=namespace,
+                                            cascade=CascadeType.BACKGROUND)
+            except ApiError as exc:
+                if exc.status.code != 404:
+                    raise
+    try:
+        parsed = DiagnosticExecutionSpec.model_validate(dict(spec))
+    except ValidationError:
+        return
+    execution_id = await _ensure_allocated(runtime, namespace, name, uid, parsed)
+    await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id, phase=Phase.CANCELLED,
+                            failure_class=FailureClass.CANCELLED, reason="Cancelled",
+                            message="The execution was deleted.", dirty=None)
