@@ -162,6 +162,39 @@ def validate(manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecutio
                       f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})")
 
 
+@app.command("operator")
+def run_operator(
+    namespace: Annotated[list[str] | None, typer.Option(
+        "--namespace", "-n", help="Watch this namespace (repeatable). Default: all namespaces.")] = None,
+    database: DatabaseOpt = None,
+    store: StoreOpt = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Operator configuration YAML (image, queues, Pod defaults). Env: DIAGNOSTIC_OPERATOR_CONFIG.")] = None,
+    peering: Annotated[str | None, typer.Option(
+        help="Kopf peering name: replicas sharing it never run two active operators. Default: standalone.")] = None,
+    liveness: Annotated[str | None, typer.Option(
+        help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")] = "http://0.0.0.0:8080/healthz",
+    metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port (0 = off).")] = 9090,
+) -> None:
+    """Run the Kubernetes operator: watches DiagnosticExecutions and runs them as Jobs."""
+    import kopf
+
+    from diagnostic_operator.transports.kubernetes import metrics
+    from diagnostic_operator.transports.kubernetes import operator as kopf_operator
+    from diagnostic_operator.transports.kubernetes.config import ConfigurationError, load_config
+
+    try:
+        operator_config = load_config(config)
+    except (ConfigurationError, OSError, ValueError) as exc:
+        raise fail(f"operator configuration: {exc}") from None
+    settings = Settings.resolve(database, store)
+    kopf_operator.configure(settings, operator_config)
+    if metrics_port:
+        metrics.serve(metrics_port)
+    kopf.run(standalone=peering is None, peering_name=peering, namespaces=namespace or [],
+             clusterwide=not namespace, liveness_endpoint=liveness)
+
+
 @app.command("spec-reference")
 def spec_reference(
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
@@ -174,6 +207,57 @@ def spec_reference(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@app.command("crd")
+def crd(
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the DiagnosticExecution CRD (crds/diagnostic-operator.io_diagnosticexecutions.yaml) generated from
+    the models."""
+    from diagnostic_operator.crd import render_crd
+
+    text = render_crd()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command("install-shim")
+def install_shim(
+    bin_dir: Annotated[Path, typer.Argument(help="Where shim.sh goes (the Pod's do-bin volume).")],
+    output_dir: Annotated[Path, typer.Argument(help="The output folder to create, mode 0777 (do-output).")],
+) -> None:
+    """Init container of an execution Pod: copy the runner shim into BIN_DIR and create OUTPUT_DIR."""
+    from diagnostic_operator.runtime.install_shim import InstallError
+    from diagnostic_operator.runtime.install_shim import install_shim as install
+
+    try:
+        result = install(bin_dir, output_dir)
+    except InstallError as exc:
+        raise fail(str(exc), 1) from None
+    sys.stdout.write(json.dumps({"event": "shim-installed", "shim": str(result.shim),
+                                 "copied": result.shim_copied, "outputDir": str(result.output_dir)}) + "\n")
+
+
+@app.command("sidecar")
+def sidecar(
+    max_wait: Annotated[float | None, typer.Option(
+        "--max-wait", min=0, help="Publish after this many seconds even if the runner has not ended.",
+        show_default=False)] = None,
+    start_timeout: Annotated[float | None, typer.Option(
+        "--start-timeout", min=0, help="Seconds without any sign of the runner after which it counts as ended "
+                                       "(default 120, or 5 with DIAGNOSTIC_RUNNER_SHIM=false).",
+        show_default=False)] = None,
+) -> None:
+    """Ingest sidecar of an execution Pod: wait for the runner, publish + ingest, write the summary to the
+    termination log. Settings come from the environment (docs/sidecar.md). Exit 0 published, 1 database or
+    store unreachable, 2 usage error."""
+    from diagnostic_operator.runtime.sidecar import SidecarOptions
+    from diagnostic_operator.runtime.sidecar import run as run_sidecar
+
+    raise typer.Exit(run_sidecar(options=SidecarOptions(max_wait=max_wait, start_timeout=start_timeout)))
 
 
 @results_app.command("validate")
