@@ -1,0 +1,224 @@
+"""The generated CRD in a real API server: examples accepted, defaults applied, invalid manifests and spec changes
+rejected with messages naming the field and the value, printer columns, explain, short name and category."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diagnostic_operator.manifest import ManifestError, parse_manifest
+from tests.cluster.fixtures import Cluster, KubectlError, kubectl, wait_for
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+CRD_FILE = REPO / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml"
+CRD_NAME = "diagnosticexecutions.diagnostic-operator.io"
+EXAMPLES = [REPO / "examples" / "global-mean-bias.yaml", *sorted((REPO / "examples" / "failing").glob("*.yaml"))]
+IMMUTABLE = "is immutable: create a new DiagnosticExecution to run with different settings"
+
+MINIMAL: dict[str, Any] = {
+    "apiVersion": "diagnostic-operator.io/v1alpha1",
+    "kind": "DiagnosticExecution",
+    "metadata": {"name": "minimal"},
+    "spec": {
+        "diagnostic": {"provider": "example", "slug": "global-mean-bias"},
+        "groupKey": "g",
+        "image": "example-diagnostic:0.1",
+        "command": ["python3", "-m", "example_diagnostic"],
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> Iterator[str]:
+    """The CRD, applied server-side (it is cluster-scoped and shared; the same generated file for everyone)."""
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=diagnostic-operator-tests",
+            "-f", str(CRD_FILE))
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90)
+    yield CRD_NAME
+
+
+def manifest(name: str = "minimal", **spec_changes: Any) -> dict[str, Any]:
+    m = copy.deepcopy(MINIMAL)
+    m["metadata"]["name"] = name
+    m["spec"].update(spec_changes)
+    return m
+
+
+def create(m: dict[str, Any], namespace: str, *extra: str, dry_run: bool = False) -> subprocess.CompletedProcess[str]:
+    """``kubectl create`` (or a server dry run); the first request after the CRD is established may 404 briefly."""
+    argv = ["create", "-f", "-", *extra] + (["--dry-run=server"] if dry_run else [])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            out = kubectl(*argv, namespace=namespace, input=json.dumps(m))
+            return subprocess.CompletedProcess(argv, 0, out, "")
+        except KubectlError as e:
+            not_served = "the server could not find the requested resource" in e.stderr or \
+                "no matches for kind" in e.stderr
+            if not_served and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            return subprocess.CompletedProcess(argv, e.returncode, e.stdout, e.stderr)
+
+
+def rejected(m: dict[str, Any], namespace: str, *extra: str) -> str:
+    proc = create(m, namespace, *extra, dry_run=True)
+    assert proc.returncode != 0, f"accepted: {json.dumps(m['spec'])}"
+    return proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ accepted
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_manifests_are_accepted(crd: str, namespace: str, path: Path) -> None:
+    out = kubectl("apply", "--dry-run=server", "--validate=strict", "-f", str(path), namespace=namespace)
+    assert "created (server dry run)" in out
+
+
+def test_the_server_applies_the_models_defaults(crd: str, namespace: str) -> None:
+    proc = create(manifest(), namespace)
+    assert proc.returncode == 0, proc.stderr
+    spec = kubectl("get", "dx", "minimal", namespace=namespace, json=True)["spec"]
+    assert spec["resources"] == {"memory": "4Gi", "cpu": "1", "wallClock": "6h", "gpu": 0}
+    assert spec["retry"]["maxAttempts"] == 3 and spec["retry"]["maxMemory"] == "64Gi"
+    assert spec["retry"]["backoff"] == {"initial": "10s", "max": "10m", "factor": 2}
+    assert spec["diagnostic"]["version"] == "1"
+    assert spec["results"] == {"metricBundle": "diagnostic.json", "outputBundle": "output.json",
+                               "series": "series.json", "controlledVocabulary": "warn"}
+    assert (spec["pendingTimeout"], spec["cancel"], spec["runtime"], spec["args"], spec["env"]) == (
+        "10m", False, {"shim": True}, [], [])
+    assert "datasetHash" not in spec and "cpuLimit" not in spec["resources"]  # absent, not null
+
+
+# ------------------------------------------------------------------------------------------ rejected
+
+
+def with_resources(**r: Any) -> dict[str, Any]:
+    return manifest(resources=r)
+
+
+INVALID: list[tuple[str, dict[str, Any], tuple[str, ...], list[str]]] = [
+    ("memory-4GB", with_resources(memory="4GB"), (), ["spec.resources.memory", '"4GB"']),
+    ("negative-gpu", with_resources(gpu=-1), (), ["spec.resources.gpu", "-1", "greater than or equal to 0"]),
+    ("unknown-field", manifest(colour="blue"), ("--validate=strict",), ['unknown field "spec.colour"']),
+    ("memory-above-max", manifest(resources={"memory": "8Gi"}, retry={"maxMemory": "4Gi"}), (),
+     ["spec.resources.memory", "resources.memory (8Gi) is larger than retry.maxMemory (4Gi)"]),
+    ("default-memory-above-max", manifest(retry={"maxMemory": "1Gi"}), (),
+     ["spec.resources.memory", "resources.memory (4Gi) is larger than retry.maxMemory (1Gi)"]),
+    ("duplicate-env", manifest(env=[{"name": "SEED", "value": "1"}, {"name": "SEED", "value": "2"}]), (),
+     ["spec.env[1]", "Duplicate value", '"SEED"']),
+    ("reserved-env", manifest(env=[{"name": "DIAGNOSTIC_OUTPUT_DIR", "value": "/tmp"}]), (),
+     ["spec.env[0].name", "DIAGNOSTIC_OUTPUT_DIR", "set by the runner"]),
+    ("name-70-characters", manifest(name="a" * 70), (), ["metadata.name", "a" * 70, "at most 63"]),
+    ("name-not-a-dns-label", manifest(name="global.mean"), (), ["metadata.name", "global.mean", "DNS label"]),
+    ("backoff-initial-above-max", manifest(retry={"backoff": {"initial": "20m", "max": "1m"}}), (),
+     ["spec.retry.backoff.initial", "retry.backoff.initial (20m) is longer than retry.backoff.max (1m)"]),
+    ("wall-clock-above-max", manifest(resources={"wallClock": "8h"}, retry={"maxWallClock": "2h"}), (),
+     ["spec.resources.wallClock", "resources.wallClock (8h) is longer than retry.maxWallClock (2h)"]),
+    ("absolute-result-path", manifest(results={"metricBundle": "/etc/passwd"}), (),
+     ["spec.results.metricBundle", '"/etc/passwd"', "relative path"]),
+    ("escaping-result-path", manifest(results={"series": "../series.json"}), (),
+     ["spec.results.series", '"../series.json"', "relative path"]),
+    ("duration-without-unit", manifest(pendingTimeout="10"), (), ["spec.pendingTimeout", '"10"']),
+    ("vocabulary-mode", manifest(results={"controlledVocabulary": "loud"}), (),
+     ["spec.results.controlledVocabulary", '"loud"', "supported values"]),
+    ("empty-command", manifest(command=[]), (), ["spec.command"]),
+]
+
+
+@pytest.mark.parametrize(("m", "extra", "expected"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+def test_invalid_manifests_are_rejected_naming_field_and_value(
+    crd: str, namespace: str, m: dict[str, Any], extra: tuple[str, ...], expected: list[str]
+) -> None:
+    error = rejected(m, namespace, *extra)
+    for fragment in expected:
+        assert fragment in error, f"{fragment!r} not in: {error}"
+
+
+def test_the_model_and_the_server_agree_on_the_invalid_manifests(crd: str) -> None:
+    for name, m, _, _ in INVALID:
+        with pytest.raises((ManifestError, ValueError)):
+            parse_manifest(m)
+            pytest.fail(f"the model accepts {name}")
+
+
+# ------------------------------------------------------------------------------------------ immutability
+
+
+def patch(namespace: str, patch_: dict[str, Any], *extra: str, name: str = "minimal") -> subprocess.CompletedProcess[str]:
+    argv = ["patch", "dx", name, "--type=merge", "-p", json.dumps(patch_), *extra]
+    try:
+        return subprocess.CompletedProcess(argv, 0, kubectl(*argv, namespace=namespace), "")
+    except KubectlError as e:
+        return subprocess.CompletedProcess(argv, e.returncode, e.stdout, e.stderr)
+
+
+def test_the_spec_is_immutable_except_cancel(crd: str, namespace: str) -> None:
+    assert create(manifest(), namespace).returncode == 0
+    for change, field in [({"resources": {"memory": "8Gi"}}, "resources"), ({"image": "other:2"}, "image"),
+                          ({"datasetHash": "sha256:abc"}, "datasetHash"), ({"args": ["--fast"]}, "args"),
+                          ({"env": [{"name": "A", "value": "1"}]}, "env")]:
+        proc = patch(namespace, {"spec": change})
+        assert proc.returncode != 0, f"spec.{field} changed"
+        assert f"spec.{field}: Invalid value" in proc.stderr and f"spec.{field} {IMMUTABLE}" in proc.stderr, proc.stderr
+    # metadata (labels, finalizers) still changes: the operator needs that
+    assert patch(namespace, {"metadata": {"labels": {"team": "climate"}}}).returncode == 0
+    assert patch(namespace, {"spec": {"cancel": True}}).returncode == 0
+    assert kubectl("get", "dx", "minimal", namespace=namespace, json=True)["spec"]["cancel"] is True
+    proc = patch(namespace, {"spec": {"cancel": False}})
+    assert proc.returncode != 0 and "spec.cancel" in proc.stderr and "only change from false to true" in proc.stderr
+    # the generation moved only with the spec change (cancel)
+    assert kubectl("get", "dx", "minimal", namespace=namespace, json=True)["metadata"]["generation"] == 2
+
+
+def test_a_dataset_hash_given_at_creation_cannot_be_removed(crd: str, namespace: str) -> None:
+    assert create(manifest(datasetHash="sha256:abc"), namespace).returncode == 0
+    proc = patch(namespace, {"spec": {"datasetHash": None}})
+    assert proc.returncode != 0 and f"spec.datasetHash {IMMUTABLE}" in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ kubectl views
+
+
+def test_kubectl_explain_prints_the_descriptions(crd: str) -> None:
+    memory = wait_for(lambda: kubectl("explain", "diagnosticexecution.spec.resources.memory", check=False),
+                      timeout=30, describe="kubectl explain to know the new CRD")
+    assert "Memory request and limit, e.g. 4Gi." in memory
+    spec = kubectl("explain", "dx.spec")
+    assert "immutable after creation" in " ".join(spec.split())
+
+
+def test_printer_columns_short_name_and_category(crd: str, namespace: str) -> None:
+    assert create(manifest("gmb"), namespace).returncode == 0
+    status = {"phase": "Retrying", "attempt": 2, "failureClass": "OutOfMemory", "reason": "OOMKilled",
+              "message": "retrying with 6Gi", "duration": "4m12s"}
+    proc = patch(namespace, {"status": status}, "--subresource=status", name="gmb")
+    assert proc.returncode == 0, proc.stderr
+    table = kubectl("get", "dx", namespace=namespace).splitlines()
+    assert table[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE"]
+    assert table[1].split()[:6] == ["gmb", "Retrying", "2", "OutOfMemory", "OOMKilled", "4m12s"]
+    wide = kubectl("get", "dx", "-o", "wide", namespace=namespace).splitlines()
+    assert wide[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE", "MESSAGE", "DIAGNOSTIC"]
+    assert "retrying with 6Gi" in wide[1] and wide[1].split()[-1] == "global-mean-bias"
+    for resource in ("diagnostics", "diagnosticexecutions", "diagnosticexecution", "dx"):
+        assert "gmb" in kubectl("get", resource, "-o", "name", namespace=namespace), resource
+    # the status subresource got the status (with the model's defaults), the spec is untouched by it
+    obj = kubectl("get", "dx", "gmb", namespace=namespace, json=True)
+    assert obj["status"]["phase"] == "Retrying" and obj["status"]["attempts"] == []
+    assert obj["metadata"]["generation"] == 1
+
+
+def test_status_is_typed(crd: str, namespace: str) -> None:
+    assert create(manifest("typed"), namespace).returncode == 0
+    proc = patch(namespace, {"status": {"phase": "Exploded"}}, "--subresource=status", name="typed")
+    assert proc.returncode != 0 and "status.phase" in proc.stderr and '"Exploded"' in proc.stderr, proc.stderr
