@@ -158,9 +158,6 @@ def run_attempt(site: Site, name: str, spec: DiagnosticExecutionSpec, *, attempt
                     resources=spec.resources, execution_id=execution_id, attempt_id=attempt_id,
                     config=config or site.config())
     job["metadata"].pop("ownerReferences")  # no DiagnosticExecution object here: the GC would delete the Job
-    if not spec.runtime.shim:  # tell the sidecar not to wait long for a shim's traces (docs/sidecar.md)
-        ingest = job["spec"]["template"]["spec"]["containers"][1]
-        ingest["env"].append({"name": "DIAGNOSTIC_RUNNER_SHIM", "value": "false"})
     started = time.monotonic()
     apply(job, namespace=site.namespace)
     job_name = job["metadata"]["name"]

@@ -245,6 +245,8 @@ def _sidecar(*, namespace: str, name: str, uid: str, spec: DiagnosticExecutionSp
         "DIAGNOSTIC_ATTEMPT_ID": str(attempt_id),
         "DIAGNOSTIC_RESULTS": spec.results.model_dump_json(by_alias=True),
     }
+    if not spec.runtime.shim:  # no exit record will come: the sidecar judges the runner's end from /proc
+        env["DIAGNOSTIC_RUNNER_SHIM"] = "false"
     store = spec.output.store or config.default_store
     if store:  # else the Secret may carry DIAGNOSTIC_OPERATOR_STORE_URL
         env["DIAGNOSTIC_OPERATOR_STORE_URL"] = store
