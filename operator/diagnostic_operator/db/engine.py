@@ -7,7 +7,6 @@ psycopg 3 driver) are supported. Every message masks the password.
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 from diagnostic_operator.db.errors import DatabaseError
+from diagnostic_operator.settings import mask_url as settings_mask_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
@@ -49,12 +49,8 @@ def normalize_url(url: str | URL) -> URL:
 
 
 def mask_url(url: str | URL) -> str:
-    """The URL with its password replaced by ``***``; never raises."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-        return parsed.render_as_string(hide_password=True)
-    except Exception:  # whatever it is, do not leak it
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    """The URL with its password replaced by ``***``; never raises (one rule: ``settings.mask_url``)."""
+    return settings_mask_url(url if isinstance(url, str) else url.render_as_string(hide_password=False))
 
 
 def scrub(message: str, url: str | URL) -> str:
