@@ -27,6 +27,10 @@ from diagnostic_operator.spec import (
     API_VERSION,
     DNS_LABEL_PATTERN,
     KIND,
+    MAX_CPU,
+    MAX_DURATION,
+    MAX_DURATION_SECONDS,
+    MAX_MEMORY,
     PLURAL,
     RESERVED_ENV,
     DiagnosticExecutionSpec,
@@ -211,6 +215,44 @@ def _relative_path_rules(field: str) -> list[dict[str, Any]]:
     }]
 
 
+def _quantity_max_rules(field: str, limit: str, shown: str) -> list[dict[str, Any]]:
+    """The models' upper bound of a quantity (``spec._check_quantity``)."""
+    return [{
+        "rule": f"!isQuantity(self) || quantity(self).compareTo(quantity('{limit}')) <= 0",
+        "message": f"{field} is more than the limit of {shown}",
+        "reason": "FieldValueInvalid",
+    }]
+
+
+def _duration_max_rules(field: str) -> list[dict[str, Any]]:
+    """The models' upper bound of a duration (``spec._check_duration``). CEL's duration() has no day unit:
+    a days-only value (``40d``) is compared as a number of days, a Go duration (``800h``) with duration();
+    a value mixing days with other units (``29d30h``) is left to the operator's model validation."""
+    hours = MAX_DURATION_SECONDS // 3600
+    days = MAX_DURATION_SECONDS // 86400
+    return [{
+        "rule": f"self.matches('^[0-9]+(\\\\.[0-9]+)?d$') ? double(self.split('d')[0]) <= {days}.0 : "
+                f"(self.contains('d') || duration(self) <= duration('{hours}h'))",
+        "message": f"{field} is longer than the limit of {MAX_DURATION}",
+        "reason": "FieldValueInvalid",
+    }]
+
+
+def _add_bounds(props: dict[str, Any]) -> None:
+    resources = props["resources"]["properties"]
+    retry = props["retry"]["properties"]
+    for field, node in (("resources.memory", resources["memory"]), ("retry.maxMemory", retry["maxMemory"])):
+        node["x-kubernetes-validations"] = _quantity_max_rules(field, MAX_MEMORY, MAX_MEMORY)
+    for field, node in (("resources.cpu", resources["cpu"]), ("resources.cpuLimit", resources["cpuLimit"])):
+        node["x-kubernetes-validations"] = _quantity_max_rules(field, MAX_CPU, f"{MAX_CPU} CPUs")
+    backoff = retry["backoff"]["properties"]
+    for field, node in (("resources.wallClock", resources["wallClock"]),
+                        ("retry.maxWallClock", retry["maxWallClock"]),
+                        ("retry.backoff.initial", backoff["initial"]), ("retry.backoff.max", backoff["max"]),
+                        ("pendingTimeout", props["pendingTimeout"])):
+        node["x-kubernetes-validations"] = _duration_max_rules(field)
+
+
 def _env_item_rules() -> list[dict[str, Any]]:
     reserved = ", ".join(f"'{name}'" for name in sorted(RESERVED_ENV))
     return [{
@@ -251,6 +293,7 @@ def spec_schema() -> dict[str, Any]:
     spec = structural(model_schema(DiagnosticExecutionSpec))
     props = spec["properties"]
     spec.setdefault("x-kubernetes-validations", []).extend(_spec_rules())
+    _add_bounds(props)
     # env: a map keyed by name (names are unique; server-side apply merges by name) ...
     env = props["env"]
     env["x-kubernetes-list-type"] = "map"

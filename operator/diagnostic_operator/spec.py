@@ -38,9 +38,24 @@ FULL_API_VERSION = f"{API_GROUP}/{API_VERSION}"
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 RESERVED_ENV = frozenset({"DIAGNOSTIC_OUTPUT_DIR"})
+#: Free text that ends up in argv, the environment or a database text column: anything but NUL (neither a
+#: C string nor PostgreSQL's text can hold it). Python's and Go's (RE2, the API server's) regexes agree on it.
+TEXT_PATTERN = r"^[^\x00]*$"
+NONEMPTY_TEXT_PATTERN = r"^[^\x00]+$"
+
+#: Upper bounds of one attempt's resources: far above any real node (the largest have 24-32 TiB and
+#: ~900 CPUs) and any diagnostic, low enough that a typo (``1Ei``, ``1e9``, ``100y``) is refused at once
+#: instead of leaving a Pod Pending forever. The CRD carries the same bounds as CEL rules.
+MAX_MEMORY = "32Ti"
+MAX_CPU = "1024"
+MAX_DURATION = "30d"
+MAX_DURATION_SECONDS = 30 * 86400
 
 
 def _check_quantity(kind: str) -> Any:
+    limit = memory_bytes(MAX_MEMORY) if kind == "memory" else cpu_millicores(MAX_CPU)
+    limit_text = MAX_MEMORY if kind == "memory" else f"{MAX_CPU} CPUs"
+
     def check(value: str) -> str:
         try:
             amount = memory_bytes(value) if kind == "memory" else cpu_millicores(value)
@@ -48,6 +63,8 @@ def _check_quantity(kind: str) -> Any:
             raise ValueError(str(exc)) from None
         if amount <= 0:
             raise ValueError(f"{value!r} must be greater than zero")
+        if amount > limit:
+            raise ValueError(f"{value!r} is more than the limit of {limit_text}")
         return value
 
     return AfterValidator(check)
@@ -60,6 +77,8 @@ def _check_duration(value: str) -> str:
         raise ValueError(str(exc)) from None
     if seconds <= 0:
         raise ValueError(f"{value!r} must be longer than zero")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is longer than the limit of {MAX_DURATION}")
     return value
 
 
@@ -86,7 +105,7 @@ class Diagnostic(_Model):
         description="The provider of the diagnostic, e.g. `esmvaltool`, `pmp`, `example`.")
     slug: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
         description="The diagnostic's name within its provider.")
-    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
+    version: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NONEMPTY_TEXT_PATTERN)] = Field(
         default="1", description="The diagnostic's version.")
 
 
@@ -95,7 +114,8 @@ class EnvVar(_Model):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME_PATTERN)] = Field(
         description="Variable name. `DIAGNOSTIC_OUTPUT_DIR` is reserved.")
-    value: Annotated[str, StringConstraints(max_length=32768)] = Field(default="", description="Value.")
+    value: Annotated[str, StringConstraints(max_length=32768, pattern=TEXT_PATTERN)] = Field(
+        default="", description="Value.")
 
 
 class ResourceHint(_Model):
@@ -208,7 +228,8 @@ class OutputLocation(_Model):
     """Where outputs are published. Empty means the operator's (or `run`'s) default store."""
 
     store: Annotated[str, StringConstraints(
-        max_length=1024, pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?|file://.+|/.+)$")] | None = Field(
+        max_length=1024,
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\x00]*)?|file://[^\x00]+|/[^\x00]+)$")] | None = Field(
         default=None, description="`s3://bucket/prefix`, or a folder; empty = the default store.")
 
 
@@ -225,16 +246,18 @@ class DiagnosticExecutionSpec(_Model):
     """One request to run a diagnostic on one execution group."""
 
     diagnostic: Diagnostic = Field(description="Which diagnostic runs.")
-    group_key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+    group_key: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=NONEMPTY_TEXT_PATTERN)] = Field(
         alias="groupKey", description="The execution group: one diagnostic applied to one set of inputs.")
-    dataset_hash: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+    dataset_hash: Annotated[str, StringConstraints(
+        min_length=1, max_length=256, pattern=NONEMPTY_TEXT_PATTERN)] | None = Field(
         default=None, alias="datasetHash", description="Hash of the input datasets this execution runs on.")
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")] = Field(
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^\s\x00]+$")] = Field(
         description="The diagnostic's container image (the local transport runs the command on the host).")
-    command: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]],
+    command: Annotated[list[Annotated[str, StringConstraints(max_length=4096, pattern=TEXT_PATTERN)]],
                        Field(min_length=1, max_length=256)] = Field(
         description="The command; the runner shim wraps it.")
-    args: Annotated[list[Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=1024)] = Field(
+    args: Annotated[list[Annotated[str, StringConstraints(max_length=4096, pattern=TEXT_PATTERN)]],
+                    Field(max_length=1024)] = Field(
         default_factory=list, description="Arguments appended to the command.")
     env: Annotated[list[EnvVar], Field(max_length=256)] = Field(
         default_factory=list, description="Environment variables for the diagnostic.")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from diagnostic_operator.results._common import pointer
+from diagnostic_operator.results._common import pointer, short
 from diagnostic_operator.results.errors import BundleError
 from diagnostic_operator.results.paths import UnsafePathError, open_inside
 
@@ -81,8 +82,11 @@ def parse_json_text(
     except ValueError as exc:  # e.g. an integer with more digits than int() accepts
         raise BundleError(file, "", f"invalid JSON: {exc}") from None
     check_depth(value, max_depth, file)
-    if "\\" in text and _SURROGATE_ESCAPE.search(text):
-        _check_surrogates(value, file)
+    if "\\" in text:
+        if _SURROGATE_ESCAPE.search(text):
+            _check_strings(value, file, _surrogate_problem)
+        if "\\u0000" in text:
+            _check_strings(value, file, _nul_problem)
     return JsonDocument(value, seen["NaN"], seen["Infinity"] or seen["-Infinity"])
 
 
@@ -118,26 +122,40 @@ def check_depth(value: Any, max_depth: int, file: str) -> None:
                         push((child, depth + 1, (trail, i)))
 
 
-def _check_surrogates(value: Any, file: str) -> None:
-    """Slow path, only when the text holds a surrogate escape: every string must encode as UTF-8."""
+def _check_strings(value: Any, file: str, problem: Callable[[str], str | None]) -> None:
+    """Slow path, only when the text holds an escape that may produce a bad string: every key and
+    string value is checked, and the first bad one is reported with its location."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, where = stack.pop()
         if isinstance(node, dict):
             for key, child in node.items():
-                _encodable(key, file, where)
+                _report(problem(key), file, where)
                 stack.append((child, (*where, key)))
         elif isinstance(node, list):
             stack.extend((child, (*where, i)) for i, child in enumerate(node))
         elif isinstance(node, str):
-            _encodable(node, file, where)
+            _report(problem(node), file, where)
 
 
-def _encodable(text: str, file: str, where: tuple[str | int, ...]) -> None:
+def _report(problem: str | None, file: str, where: tuple[str | int, ...]) -> None:
+    if problem is not None:
+        raise BundleError(file, pointer(*where), problem)
+
+
+def _surrogate_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BundleError(file, pointer(*where), "string holds a lone UTF-16 surrogate escape") from None
+        return "string holds a lone UTF-16 surrogate escape"
+    return None
+
+
+def _nul_problem(text: str) -> str | None:
+    # PostgreSQL cannot store NUL in text or jsonb, and no result file has a reason to hold one.
+    if "\x00" in text:
+        return f"string {short(text)} holds a NUL character (\\u0000); not allowed"
+    return None
 
 
 def read_limited(stream: BinaryIO, *, file: str, max_bytes: int) -> bytes:

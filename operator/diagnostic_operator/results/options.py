@@ -8,6 +8,7 @@ from typing import Literal
 from diagnostic_operator.spec import VocabularyMode
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 InfinityPolicy = Literal["reject", "missing"]
 
@@ -23,6 +24,11 @@ class ParseOptions:
     series values: "reject" (an error) or "missing" (None, with a warning). Never allowed in a series index.
     ``vocabulary_mode``: None takes the mode of ``ResultFiles.controlled_vocabulary``.
     ``ref_compat``: reject one-dimension metric bundles, as climate-ref does.
+    Output-bundle caps: a short name longer than ``max_short_name_length`` characters (it is part of a
+    unique index, and PostgreSQL's B-tree entries are limited to ~2.7 kB), a filename longer than
+    ``max_filename_bytes`` UTF-8 bytes (it becomes part of an object key; S3 keys end at 1,024 bytes),
+    a file larger than ``max_output_file_bytes`` or files adding up to more than
+    ``max_output_total_bytes`` (apparent sizes, so a sparse file counts in full) are bundle errors.
     """
 
     strict: bool = True
@@ -37,6 +43,10 @@ class ParseOptions:
     max_series: int = 200_000
     max_series_length: int = 1_000_000
     max_outputs: int = 100_000
+    max_short_name_length: int = 512
+    max_filename_bytes: int = 512
+    max_output_file_bytes: int = 64 * GiB
+    max_output_total_bytes: int = 256 * GiB
     vocabulary_mode: VocabularyMode | None = None
     ref_compat: bool = False
 

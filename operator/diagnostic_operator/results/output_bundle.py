@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnostic_operator.results._common import pointer, type_name
+from diagnostic_operator.results._common import pointer, short, type_name
 from diagnostic_operator.results._warnings import Warnings
 from diagnostic_operator.results.errors import BundleError
 from diagnostic_operator.results.json_reader import JsonDocument
@@ -68,6 +68,8 @@ def validate_output_bundle(
             warnings.add(file, pointer("index"), f"index {index!r} is not a safe file name ({exc}); ignored")
 
     outputs: list[OutputRow] = []
+    sizes: dict[str, int] = {}
+    total = 0
     for section, output_type in SECTIONS:
         entries = doc.get(section)
         if entries is None:
@@ -82,7 +84,25 @@ def validate_output_bundle(
             row = _check_entry(entry, section, short_name, file)
             if output_type is None:
                 continue
-            filename = _safe_filename(output_dir, row["filename"], section, short_name, file)
+            if len(short_name) > options.max_short_name_length:
+                raise BundleError(
+                    file,
+                    pointer(section, short(short_name, 80)),
+                    f"{section} entry {short(short_name)}: short name is {len(short_name)} characters long, "
+                    f"more than the limit of {options.max_short_name_length}",
+                )
+            filename = _safe_filename(output_dir, row["filename"], section, short_name, file, options)
+            if output_dir is not None and filename not in sizes:
+                size = _size(output_dir, filename, section, short_name, file, options)
+                sizes[filename] = size
+                total += size
+                if total > options.max_output_total_bytes:
+                    raise BundleError(
+                        file,
+                        pointer(section, short_name, "filename"),
+                        f"the files of the output bundle add up to more than the limit of "
+                        f"{options.max_output_total_bytes} bytes (reached at {section} entry {short(short_name)})",
+                    )
             outputs.append(
                 OutputRow(
                     output_type, short_name, filename, row["long_name"], row["description"], row["dimensions"]
@@ -184,22 +204,47 @@ def _check_entry(entry: Any, section: str, short_name: str, file: str) -> dict[s
 
 
 def _safe_filename(
-    output_dir: str | os.PathLike[str] | None, filename: str, section: str, short_name: str, file: str
+    output_dir: str | os.PathLike[str] | None,
+    filename: str,
+    section: str,
+    short_name: str,
+    file: str,
+    options: ParseOptions = DEFAULT_OPTIONS,
 ) -> str:
     where = pointer(section, short_name, "filename")
+    entry = f"{section} entry {short(short_name)}"
     try:
+        if len(filename.encode("utf-8", "surrogatepass")) > options.max_filename_bytes:
+            raise UnsafePathError(f"longer than the limit of {options.max_filename_bytes} bytes")
         if output_dir is None:  # lexical checks only
             return clean_relative(None, filename)
         relative, _ = resolve_inside(output_dir, filename)
     except UnsafePathError as exc:
-        raise BundleError(
-            file, where, f"{section} entry {short_name!r}: unsafe filename {filename!r}: {exc}"
-        ) from None
+        raise BundleError(file, where, f"{entry}: unsafe filename {short(filename, 200)}: {exc}") from None
     except FileNotFoundError:
-        raise BundleError(
-            file, where, f"{section} entry {short_name!r}: file {filename!r} does not exist"
-        ) from None
+        raise BundleError(file, where, f"{entry}: file {short(filename, 200)} does not exist") from None
     return relative
+
+
+def _size(
+    output_dir: str | os.PathLike[str], relative: str, section: str, short_name: str, file: str,
+    options: ParseOptions,
+) -> int:
+    where = pointer(section, short_name, "filename")
+    try:
+        size = os.stat(os.path.join(os.path.realpath(os.fspath(output_dir)), relative)).st_size
+    except OSError as exc:
+        raise BundleError(
+            file, where, f"{section} entry {short(short_name)}: cannot stat {short(relative, 200)}: {exc.strerror}"
+        ) from None
+    if size > options.max_output_file_bytes:
+        raise BundleError(
+            file,
+            where,
+            f"{section} entry {short(short_name)}: file {short(relative, 200)} is {size} bytes, "
+            f"more than the limit of {options.max_output_file_bytes} bytes",
+        )
+    return size
 
 
 def parse_output_bundle(

@@ -29,7 +29,8 @@ def clean_relative(root: str | os.PathLike[str] | None, name: str) -> str:
 
     Rejects empty names, NUL, backslashes and drive prefixes; accepts an absolute path only when it
     lies inside ``root`` (as given, or with symlinks in ``root`` itself resolved); rejects anything
-    that cleans to ``.``, ``..`` or ``../…``. Containment is decided with ``commonpath``, never with
+    that cleans to ``.``, ``..`` or ``../…``, and any ``..`` component even when the cleaned path
+    stays inside (``a/../b``). Containment is decided with ``commonpath``, never with
     a string prefix.
     """
     if not isinstance(name, str) or name == "":
@@ -55,6 +56,10 @@ def clean_relative(root: str | os.PathLike[str] | None, name: str) -> str:
         raise UnsafePathError("path names the output folder itself")
     if rel == ".." or rel.startswith("../"):
         raise UnsafePathError("path escapes the output folder")
+    if ".." in name.split("/"):
+        # Even when it stays inside after cleaning: ``a/../b`` means something else to the kernel when
+        # ``a`` is a symlink, and a bundle has no reason to write it.
+        raise UnsafePathError("path has a '..' component")
     return rel
 
 

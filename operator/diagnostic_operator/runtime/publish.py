@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diagnostic_operator.db.errors import DatabaseError
+from diagnostic_operator.db.errors import DatabaseError, IngestError
 from diagnostic_operator.lifecycle.evidence import PublishOutcome
 from diagnostic_operator.results import BundleError, ParseOptions, Vocabulary, load_results
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
@@ -102,11 +102,14 @@ def _clip(text: str) -> str:
 
 def with_retries(action: Callable[[], T], what: str, settings: RetrySettings,
                  on_retry: Callable[[str], None] | None = None) -> T:
-    """Run ``action``; on a store or database error retry with exponential backoff, then re-raise."""
+    """Run ``action``; on a store or database error retry with exponential backoff, then re-raise.
+    An ``IngestError`` (the database refuses the data itself) is re-raised at once."""
     delay = settings.initial_seconds
     for attempt in range(1, settings.attempts + 1):
         try:
             return action()
+        except IngestError:
+            raise  # the data itself is refused: another try gives the same answer
         except (StoreError, DatabaseError) as exc:
             if attempt == settings.attempts:
                 raise
@@ -188,5 +191,9 @@ def publish_and_ingest(
             "ingesting results", settings, log)
         return finish(ingested=True, counts=report.total.model_dump(by_alias=True),
                       inserted=report.inserted.model_dump(by_alias=True), warnings=len(results.warnings))
+    except IngestError as exc:
+        # The parser lets through only what both databases store, so this is a gap in the parser's checks:
+        # still the results' fault (retrying cannot help), not the infrastructure's.
+        return finish(bundleError=_clip(f"the database refused the results: {exc}"))
     except (StoreError, DatabaseError) as exc:
         return finish(infrastructureError=_clip(str(exc)))

@@ -116,15 +116,18 @@ def test_mutated_examples_only_raise_bundle_error(doc: Any, strict: bool) -> Non
     _run_all(json.dumps(doc, allow_nan=True), strict)
 
 
+# Strings a valid bundle may hold: any Unicode except NUL (rejected: the database cannot store it).
+chars = st.characters(codec="utf-8", exclude_characters="\x00")
+safe_keys = keys.filter(lambda k: "\x00" not in k)
 finite_json = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(max_size=5)),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(keys, children, max_size=3)),
+              st.text(chars, max_size=5)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(safe_keys, children, max_size=3)),
     max_leaves=10,
 )
-names = st.text(min_size=1, max_size=6).filter(
+names = st.text(chars, min_size=1, max_size=6).filter(
     lambda s: s not in {"attributes", "json_structure", "created_at", "updated_at", "value", "id", "kind"})
-values = st.text(max_size=6).filter(lambda s: s != "attributes")
+values = st.text(chars, max_size=6).filter(lambda s: s != "attributes")
 numbers = st.one_of(st.none(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False))
 
 
@@ -148,8 +151,8 @@ def valid_bundle(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
             count += len(chosen)
             node: dict[str, Any] = {key: draw(numbers) for key in chosen}
             if draw(st.booleans()):
-                node["attributes"] = draw(st.dictionaries(st.text(max_size=4), st.one_of(
-                    st.text(max_size=4), st.integers(-5, 5)), max_size=2))
+                node["attributes"] = draw(st.dictionaries(st.text(chars, max_size=4), st.one_of(
+                    st.text(chars, max_size=4), st.integers(-5, 5)), max_size=2))
             return node
         node = {key: build(level + 1) for key in declared[name]}
         if draw(st.booleans()):
@@ -158,7 +161,7 @@ def valid_bundle(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
 
     results = build(0)
     if len(structure) > 1 and "attributes" in results:
-        results["attributes"] = draw(st.dictionaries(keys, finite_json, max_size=2))
+        results["attributes"] = draw(st.dictionaries(safe_keys, finite_json, max_size=2))
     dims: dict[str, Any] = {"json_structure": structure}
     dims.update({name: {v: {} for v in declared[name]} for name in structure})
     return {"DIMENSIONS": dims, "RESULTS": results}, count
