@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: a quick profile by default, so the unit layer stays within seconds; a long search with
+# HYPOTHESIS_PROFILE=thorough (e.g. `HYPOTHESIS_PROFILE=thorough tests/run unit`). A test that sets
+# max_examples itself keeps its own number.
+settings.register_profile("quick", max_examples=40, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 pytest_plugins = [
     "tests.services.postgres",

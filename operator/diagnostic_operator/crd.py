@@ -219,7 +219,7 @@ def _quantity_max_rules(field: str, limit: str, shown: str) -> list[dict[str, An
     """The models' upper bound of a quantity (``spec._check_quantity``)."""
     return [{
         "rule": f"!isQuantity(self) || quantity(self).compareTo(quantity('{limit}')) <= 0",
-        "message": f"{field} is more than the limit of {shown}",
+        "messageExpression": f"'{field} (' + self + ') is more than the limit of {shown}'",
         "reason": "FieldValueInvalid",
     }]
 
@@ -233,7 +233,7 @@ def _duration_max_rules(field: str) -> list[dict[str, Any]]:
     return [{
         "rule": f"self.matches('^[0-9]+(\\\\.[0-9]+)?d$') ? double(self.split('d')[0]) <= {days}.0 : "
                 f"(self.contains('d') || duration(self) <= duration('{hours}h'))",
-        "message": f"{field} is longer than the limit of {MAX_DURATION}",
+        "messageExpression": f"'{field} (' + self + ') is longer than the limit of {MAX_DURATION}'",
         "reason": "FieldValueInvalid",
     }]
 

@@ -133,6 +133,17 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...], list[str]]] = [
     ("vocabulary-mode", manifest(results={"controlledVocabulary": "loud"}), (),
      ["spec.results.controlledVocabulary", '"loud"', "supported values"]),
     ("empty-command", manifest(command=[]), (), ["spec.command"]),
+    # absurd resources (spec.MAX_MEMORY, MAX_CPU, MAX_DURATION): CEL bounds, the same as the models'
+    ("memory-1Ei", manifest(resources={"memory": "1Ei"}, retry={"maxMemory": "1Ei"}), (),
+     ["spec.resources.memory", "resources.memory (1Ei) is more than the limit of 32Ti"]),
+    ("cpu-1e9", with_resources(cpu="1e9"), (), ["spec.resources.cpu", '"1e9"']),
+    ("cpu-a-billion", with_resources(cpu="1000000000"), (),
+     ["spec.resources.cpu", "resources.cpu (1000000000) is more than the limit of 1024 CPUs"]),
+    ("wall-clock-100y", with_resources(wallClock="100y"), (), ["spec.resources.wallClock", '"100y"']),
+    ("wall-clock-876000h", with_resources(wallClock="876000h"), (),
+     ["spec.resources.wallClock", "resources.wallClock (876000h) is longer than the limit of 30d"]),
+    ("wall-clock-36500d", with_resources(wallClock="36500d"), (),
+     ["spec.resources.wallClock", "resources.wallClock (36500d) is longer than the limit of 30d"]),
 ]
 
 
