@@ -175,6 +175,9 @@ def run_operator(
     liveness: Annotated[str | None, typer.Option(
         help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")] = "http://0.0.0.0:8080/healthz",
     metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port (0 = off).")] = 9090,
+    log_format: Annotated[str, typer.Option(
+        help="Log lines as json (one object per line, for log collectors), plain or full (for humans).")] = "json",
+    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
 ) -> None:
     """Run the Kubernetes operator: watches DiagnosticExecutions and runs them as Jobs."""
     import kopf
@@ -187,6 +190,10 @@ def run_operator(
         operator_config = load_config(config)
     except (ConfigurationError, OSError, ValueError) as exc:
         raise fail(f"operator configuration: {exc}") from None
+    formats = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}
+    if log_format not in formats:
+        raise fail(f"--log-format: {log_format!r} is not one of {', '.join(formats)}")
+    kopf.configure(verbose=verbose, log_format=formats[log_format])
     settings = Settings.resolve(database, store)
     kopf_operator.configure(settings, operator_config)
     if metrics_port:

@@ -293,6 +293,15 @@ def _status(obs: Observed, **changes: object) -> DiagnosticExecutionStatus:
     })
 
 
+def _still_working(obs: Observed, number: int, job: JobView) -> bool:
+    """The Job has something left to stop: not finished, not being deleted, and no Pod of it has ended (the
+    Job controller marks a Job complete a moment after its Pod ends; that Job is done, not to be deleted)."""
+    if job.finished or job.deleting:
+        return False
+    return not any(p.phase in ("Succeeded", "Failed") or (p.sidecar is not None and p.sidecar.state == "terminated")
+                   for p in obs.pods.get(number, []))
+
+
 def _replace_attempt(status: DiagnosticExecutionStatus, record: AttemptStatus) -> list[AttemptStatus]:
     return [*(a for a in status.attempts if a.number != record.number), record]
 
@@ -306,7 +315,7 @@ def plan(obs: Observed) -> list[Action]:
 
     # Finished: only tidy up (a cancelled execution's Job may still be running).
     if status.phase.terminal:
-        return [DeleteJob(job.name, n) for n, job in obs.jobs.items() if not job.finished and not job.deleting]
+        return [DeleteJob(job.name, n) for n, job in obs.jobs.items() if _still_working(obs, n, job)]
 
     if obs.deleting or spec.cancel:
         return _cancel(obs, current)
@@ -440,7 +449,7 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
     text = classification.message if outcome.decision in (Decision.SUCCESS, Decision.CANCEL) else (
         f"{classification.message} {outcome.reason[:1].upper()}{outcome.reason[1:]}.")
     actions: list[Action] = [RecordAttemptEnd(finished)]
-    if job is not None and not job.finished and not job.deleting:
+    if job is not None and _still_working(obs, number, job):
         actions.append(DeleteJob(job.name, number))  # e.g. stuck on an image pull: stop it
     changes: dict[str, object] = {
         "attempts": _replace_attempt(status, finished), "phase": outcome.phase,

@@ -232,3 +232,25 @@ def test_replanning_a_concluded_attempt_changes_nothing() -> None:
                               sidecar=sidecar_done(summary(exitCode=3, ingested=False)))))
     again = plan(obs(status_of(first), jobs=job(1, finished=True, failed=1)))
     assert again == [], "a terminal execution is not re-decided"
+
+
+@pytest.mark.parametrize("pod_phase", ["Succeeded", "Failed"])
+def test_a_job_whose_pod_ended_is_never_deleted(pod_phase: str) -> None:
+    """Found on the cluster: the Pod ends a moment before the Job controller marks the Job finished. Neither the
+    conclusion nor the tidy-up of a finished execution may delete that Job (it would lose the attempt's Pod)."""
+    pods = pod(phase=pod_phase, runner=done(0 if pod_phase == "Succeeded" else 1),
+               sidecar=ContainerView("ingest", "terminated", "Completed", exit_code=0, message=summary(
+                   exitCode=0 if pod_phase == "Succeeded" else 1, ingested=pod_phase == "Succeeded")))
+    concluded = plan(obs(started(), jobs=job(1, active=1), pods=pods))
+    assert any(isinstance(a, Finish) for a in concluded)
+    assert not any(isinstance(a, DeleteJob) for a in concluded)
+    for phase in (Phase.SUCCEEDED, Phase.FAILED):
+        assert plan(obs(started(phase=phase), jobs=job(1, active=1), pods=pods)) == []
+
+
+def test_a_job_whose_sidecar_ended_is_not_deleted_while_the_pod_phase_lags() -> None:
+    pods = pod(phase="Running", runner=done(0), sidecar=ContainerView(
+        "ingest", "terminated", "Completed", exit_code=0, message=summary()))
+    actions = plan(obs(started(), jobs=job(1, active=1), pods=pods))
+    assert any(isinstance(a, Finish) for a in actions)
+    assert not any(isinstance(a, DeleteJob) for a in actions)

@@ -82,6 +82,27 @@ class Runtime:
     client: AsyncClient
     wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     db_ids: dict[str, int] = field(default_factory=dict)
+    #: The last status this process wrote per execution, with the resourceVersion the write produced. The
+    #: daemon's ``body`` follows the watch and can lag our own write by a moment; planning on the older status
+    #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
+    written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def current_status(self, uid: str, body: kopf.Body) -> dict[str, Any]:
+        """The execution's status: the body's, unless this process wrote a newer one the watch has not shown."""
+        mine = self.written.get(uid)
+        seen = _revision(body.get("metadata", {}).get("resourceVersion"))
+        if mine is not None and (seen is None or seen < mine[0]):
+            return mine[1]
+        self.written.pop(uid, None)
+        return dict(body.get("status") or {})
+
+
+def _revision(value: object) -> int | None:
+    """A resourceVersion as a number (etcd's revision), or None when it is not one."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -91,11 +112,12 @@ def _runtime(memo: kopf.Memo) -> Runtime:
 # ---------------------------------------------------------------------------------------------- set-up
 
 
-def configure(settings: Settings, config: OperatorConfig) -> None:
+def configure(site: Settings, config: OperatorConfig) -> None:
     """Register the start-up handler with this process's settings (called by the CLI before kopf runs)."""
 
-    @kopf.on.startup()  # type: ignore[arg-type]  # Kopf's protocols list every kwarg; we take what we use
-    async def startup(settings_: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    @kopf.on.startup(retries=3, backoff=5)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        settings_ = settings
         settings_.persistence.finalizer = f"{API_GROUP}/finalizer"
         settings_.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
         settings_.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -103,8 +125,8 @@ def configure(settings: Settings, config: OperatorConfig) -> None:
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
-        await asyncio.to_thread(upgrade, settings.database_url)
-        memo["runtime"] = Runtime(settings, config, create_engine_for(settings.database_url), AsyncClient())
+        await asyncio.to_thread(upgrade, site.database_url)
+        memo["runtime"] = Runtime(site, config, create_engine_for(site.database_url), AsyncClient())
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -151,7 +173,7 @@ async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid:
         started = time.monotonic()
         try:
             spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
-            status = DiagnosticExecutionStatus.model_validate(body.get("status") or {})
+            status = DiagnosticExecutionStatus.model_validate(runtime.current_status(uid, body))
         except ValidationError as exc:
             # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
             kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
@@ -241,8 +263,13 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                 metrics.FINISHED.labels(phase=str(phase)).inc()
             case SetStatus(status=status):
                 document = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-                await runtime.client.patch(DiagnosticExecutionResource.Status, obs.name, {"status": document},
-                                           namespace=obs.namespace, patch_type=PatchType.MERGE)
+                result = await runtime.client.patch(
+                    DiagnosticExecutionResource.Status, obs.name, {"status": document}, namespace=obs.namespace,
+                    patch_type=PatchType.MERGE)
+                revision = _revision(result.metadata.resourceVersion if result.metadata else None)
+                if revision is not None:
+                    runtime.written[obs.uid] = (
+                        revision, result.status if isinstance(result.status, dict) else document)
             case Emit(type=kind, reason=reason, message=message):
                 kopf.event(body, type=kind, reason=reason, message=message[:1000])
                 log.info("%s/%s %s: %s", obs.namespace, obs.name, reason, message)

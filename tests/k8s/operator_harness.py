@@ -1,0 +1,228 @@
+"""The operator under test, run for real against the test cluster: ``diagnostic-operator operator`` as a
+process on this machine with the admin kubeconfig, watching one test namespace, talking to a real
+PostgreSQL database and the S3 server. Execution Pods run on the real node (hostNetwork, so that they reach
+both services on 127.0.0.1) or on the kwok nodes.
+
+Used by tests/k8s/test_operator*.py and the fault-injection suite.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, text
+
+from tests.cluster.fixtures import (
+    KWOK_NODE_SELECTOR,
+    REAL_NODE_SELECTOR,
+    TEST_NODE_TOLERATION,
+    apply,
+    cluster_env,
+    describe_namespace,
+    kubectl,
+    wait_for,
+)
+from tests.services.s3 import S3Target
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = "diagnostic-operator:0.1.0"
+EXAMPLE = "example-diagnostic:0.1"
+CRD_FILE = ROOT / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml"
+CRD_NAME = "diagnosticexecutions.diagnostic-operator.io"
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def apply_crd() -> None:
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=diagnostic-operator-tests",
+            "-f", str(CRD_FILE))
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90)
+
+
+def site_config(s3: S3Target, *, node: str = "real", **changes: Any) -> dict[str, Any]:
+    """The operator configuration of the test site: every execution Pod on the real node (or the kwok nodes),
+    on the host network, images never pulled, the database URL and S3 credentials from the Secret ``do-db``."""
+    selector = REAL_NODE_SELECTOR if node == "real" else KWOK_NODE_SELECTOR
+    config: dict[str, Any] = {
+        "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db", "defaultStore": s3.url,
+        "publishGrace": "60s", "initAllowance": "30s",
+        "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
+                        "nodeSelector": dict(selector), "tolerations": [dict(TEST_NODE_TOLERATION)]},
+    }
+    config.update(changes)
+    return config
+
+
+def write_secret(namespace: str, db_url: str, s3: S3Target, name: str = "do-db") -> None:
+    data = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": db_url, **s3.env}
+    apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
+           "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}, namespace=namespace)
+
+
+@dataclass
+class OperatorProcess:
+    """``diagnostic-operator operator`` in a subprocess; its log goes to a file the tests can read."""
+
+    namespace: str
+    db_url: str
+    s3: S3Target
+    workdir: Path
+    config: dict[str, Any]
+    proc: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0
+    starts: int = 0
+    log_paths: list[Path] = field(default_factory=list)
+
+    def start(self) -> OperatorProcess:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        config_file = self.workdir / "operator.yaml"
+        config_file.write_text(yaml.safe_dump(self.config))
+        log_path = self.workdir / f"operator-{self.starts}.log"
+        self.log_paths.append(log_path)
+        self.metrics_port = free_port()
+        health = free_port()
+        env = {**cluster_env(), **self.s3.env, "PYTHONUNBUFFERED": "1"}
+        argv = [str(Path(sys.executable).with_name("diagnostic-operator")), "operator", "--namespace", self.namespace,
+                "--database", self.db_url, "--store", self.s3.url, "--config", str(config_file),
+                "--metrics-port", str(self.metrics_port), "--liveness", f"http://127.0.0.1:{health}/healthz"]
+        with log_path.open("wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                         start_new_session=True)
+        self.health_url = f"http://127.0.0.1:{health}/healthz"
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no finalizer handling, exactly what an OOM kill or a node loss does."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.log_paths if p.exists())
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+
+@dataclass
+class Site:
+    """One test namespace with its own operator, database and bucket prefix."""
+
+    namespace: str
+    db_url: str
+    engine: Engine
+    s3: S3Target
+    operator: OperatorProcess
+
+    # --------------------------------------------------------------------------------- objects
+    def apply_execution(self, manifest: dict[str, Any] | Path | str, **spec_changes: Any) -> str:
+        if isinstance(manifest, (Path, str)) and Path(manifest).exists():
+            manifest = yaml.safe_load(Path(manifest).read_text())
+        assert isinstance(manifest, dict)
+        manifest = dict(manifest)
+        manifest.setdefault("apiVersion", "diagnostic-operator.io/v1alpha1")
+        manifest.setdefault("kind", "DiagnosticExecution")
+        manifest["metadata"] = {k: v for k, v in dict(manifest.get("metadata") or {}).items() if k != "namespace"}
+        manifest["spec"] = {**dict(manifest.get("spec") or {}), **spec_changes}
+        apply(manifest, namespace=self.namespace)
+        return str(manifest["metadata"]["name"])
+
+    def get(self, name: str) -> dict[str, Any]:
+        obj = kubectl("get", "dx", name, namespace=self.namespace, json=True)
+        assert obj is not None, f"DiagnosticExecution {name} not found"
+        return dict(obj)
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.get(name).get("status") or {})
+
+    def wait_phase(self, name: str, phases: tuple[str, ...] = TERMINAL, timeout: float = 180) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            status = self.status(name)
+            return status if status.get("phase") in phases else None
+
+        return dict(wait_for(reached, timeout=timeout, describe=f"{name} to reach {'/'.join(phases)}",
+                             diagnostics=self.diagnostics))
+
+    def wait_attempt(self, name: str, attempt: int, timeout: float = 240) -> dict[str, Any]:
+        return dict(wait_for(lambda: (s := self.status(name)).get("attempt", 0) >= attempt and s,
+                             timeout=timeout, describe=f"{name} to start attempt {attempt}",
+                             diagnostics=self.diagnostics))
+
+    def jobs(self, name: str | None = None) -> list[dict[str, Any]]:
+        selector = ["-l", f"diagnostic-operator.io/execution={name}"] if name else []
+        items = kubectl("get", "jobs", *selector, namespace=self.namespace, json=True)["items"]
+        return sorted(items, key=lambda j: j["metadata"]["name"])
+
+    def pods(self, name: str | None = None) -> list[dict[str, Any]]:
+        selector = ["-l", f"diagnostic-operator.io/execution={name}"] if name else []
+        return list(kubectl("get", "pods", *selector, namespace=self.namespace, json=True)["items"])
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        items = kubectl("get", "events", "--field-selector", f"involvedObject.name={name},"
+                        "involvedObject.kind=DiagnosticExecution", namespace=self.namespace, json=True)["items"]
+        return sorted(items, key=lambda e: e.get("firstTimestamp") or e.get("eventTime") or "")
+
+    def event_reasons(self, name: str) -> list[str]:
+        return [e["reason"] for e in self.events(name)]
+
+    # --------------------------------------------------------------------------------- database
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+
+    def execution_row(self, name: str) -> dict[str, Any]:
+        rows = self.rows("SELECT * FROM executions WHERE namespace = :ns AND name = :name",
+                         ns=self.namespace, name=name)
+        assert len(rows) == 1, f"expected one execution row for {name}, got {rows}"
+        return rows[0]
+
+    def attempt_rows(self, name: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT a.* FROM attempts a JOIN executions e ON a.execution_id = e.id "
+                         "WHERE e.namespace = :ns AND e.name = :name ORDER BY a.number",
+                         ns=self.namespace, name=name)
+
+    def count(self, table: str, name: str) -> int:
+        return int(self.rows(f"SELECT count(*) AS n FROM {table} t JOIN executions e ON t.execution_id = e.id "
+                             "WHERE e.namespace = :ns AND e.name = :name", ns=self.namespace, name=name)[0]["n"])
+
+    def diagnostics(self) -> str:
+        tail = self.operator.log()[-6000:]
+        return f"{describe_namespace(self.namespace)}\n--- operator log (tail)\n{tail}"
+
+
+def wait_gone(kind: str, name: str, namespace: str, timeout: float = 90) -> None:
+    wait_for(lambda: kubectl("get", kind, name, namespace=namespace, check=False, json=True) is None,
+             timeout=timeout, describe=f"{kind}/{name} to be gone")
+
+
+def elapsed(since: float) -> float:
+    return time.monotonic() - since
