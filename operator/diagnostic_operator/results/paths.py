@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x01-\x1f\x7f]")
 
 
 class UnsafePathError(ValueError):
@@ -27,16 +28,20 @@ def clean_relative(root: str | os.PathLike[str] | None, name: str) -> str:
 
     With ``root`` None every absolute path is rejected.
 
-    Rejects empty names, NUL, backslashes and drive prefixes; accepts an absolute path only when it
-    lies inside ``root`` (as given, or with symlinks in ``root`` itself resolved); rejects anything
-    that cleans to ``.``, ``..`` or ``../…``, and any ``..`` component even when the cleaned path
-    stays inside (``a/../b``). Containment is decided with ``commonpath``, never with
-    a string prefix.
+    Rejects empty names, NUL and other control characters, backslashes and drive prefixes; accepts an
+    absolute path only when it lies inside ``root`` (as given, or with symlinks in ``root`` itself
+    resolved); rejects anything that cleans to ``.``, ``..`` or ``../…``, and any ``..`` component even
+    when the cleaned path stays inside (``a/../b``). Containment is decided with ``commonpath``, never
+    with a string prefix.
     """
     if not isinstance(name, str) or name == "":
         raise UnsafePathError("empty path")
     if "\x00" in name:
         raise UnsafePathError("path contains a NUL character")
+    if _CONTROL.search(name):
+        # Legal in a POSIX file name, but not in an object key (store.keys.validate_key): refused here, as the
+        # diagnostic's fault, instead of failing the upload as if the store were broken.
+        raise UnsafePathError("path contains a control character")
     if "\\" in name:
         raise UnsafePathError("path contains a backslash")
     if _DRIVE.match(name):

@@ -62,6 +62,8 @@ def rejected(out: Path, filename: str, problem: str, options: ParseOptions = NO_
         (".", "output folder itself"),
         ("plots", "a directory"),
         ("plots/a.png\x00.txt", "NUL character"),  # refused when the JSON is read
+        ("plots/a\x1fb.png", "control character"),  # legal on POSIX, not in an object key
+        ("plots/a\nb.png", "control character"),
     ],
 )
 def test_unsafe_names_are_refused_with_the_value(out: Path, filename: str, problem: str) -> None:
