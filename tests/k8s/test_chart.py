@@ -389,7 +389,7 @@ def _secret(namespace: str, data: dict[str, str]) -> None:
 
 
 def _execution(path: Path, name: str | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
-    doc = yaml.safe_load(path.read_text())
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
     if name:
         doc["metadata"]["name"] = name
     if env:
@@ -398,7 +398,8 @@ def _execution(path: Path, name: str | None = None, env: dict[str, str] | None =
 
 
 def _get(name: str, namespace: str) -> dict[str, Any]:
-    obj: dict[str, Any] = kubectl("get", f"diagnosticexecutions.{GROUP}", name, namespace=namespace, json=True)
+    obj = kubectl("get", f"diagnosticexecutions.{GROUP}", name, namespace=namespace, json=True)
+    assert isinstance(obj, dict)
     return obj
 
 
@@ -407,13 +408,20 @@ def _phase(name: str, namespace: str) -> str:
 
 
 def _operator_logs(namespace: str) -> str:
-    return kubectl("logs", "-l", "app.kubernetes.io/component=operator", "--all-containers", "--tail=80",
-                   "--prefix", namespace=namespace, check=False)
+    return str(kubectl("logs", "-l", "app.kubernetes.io/component=operator", "--all-containers", "--tail=80",
+                       "--prefix", namespace=namespace, check=False))
 
 
 # Set to a reason string while the operator is not yet proved in-cluster; then the story may fail without
 # failing the run (xfail, not strict). Emptied once it passes.
-STORY_XFAIL = ""
+STORY_XFAIL = (
+    "operator.py registers no Kopf login handler, so in-cluster Kopf uses its built-in login_with_service_account, "
+    "which hard-codes https://kubernetes.default.svc (port 443) and ignores KUBERNETES_SERVICE_HOST/PORT; the test "
+    "cluster has no DNS and no kube-proxy, so every request fails: \"GET https://kubernetes.default.svc/api -> "
+    "ClientConnectorDNSError(... gaierror(-3, 'Temporary failure in name resolution'))\" and no Job is ever created "
+    "(lightkube, which reads KUBERNETES_SERVICE_HOST/PORT, is not reached). Needs a @kopf.on.login() in operator.py "
+    "that builds the ConnectionInfo from KUBERNETES_SERVICE_HOST/PORT and the ServiceAccount token."
+)
 
 
 @pytest.mark.slow
@@ -434,6 +442,15 @@ def test_install_executions_upgrade_in_flight_and_uninstall(
             for arg in ("--set", f"{key}={value}")]
     diagnostics = lambda: _operator_logs(release_ns) + describe_namespace(runs)  # noqa: E731
 
+    try:
+        _story(release, release_ns, runs, sets, empty_database, s3_store_url, diagnostics)
+    finally:  # a failed story must not leave the release (and its cluster-scoped RBAC) behind
+        helm("uninstall", release, "--namespace", release_ns, "--ignore-not-found", "--wait", "--timeout", "2m",
+             timeout=180, check=False)
+
+
+def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_database: str, s3_store_url: S3Target,
+           diagnostics: Callable[[], str]) -> None:
     # 1. install: the operator runs in-cluster under the chart's ServiceAccount, after the migrations
     helm("install", release, str(CHART), "--namespace", release_ns, "--values", str(CI / "test-cluster-values.yaml"),
          *sets, "--wait", "--timeout", "5m", timeout=400)
@@ -448,6 +465,8 @@ def test_install_executions_upgrade_in_flight_and_uninstall(
     examples = ROOT / "examples"
     apply([_execution(examples / "global-mean-bias.yaml"), _execution(examples / "failing" / "exit-nonzero.yaml")],
           namespace=runs)
+    wait_for(lambda: kubectl("get", "jobs", "-o", "name", namespace=runs).strip(), timeout=120,
+             describe="the operator to create the first attempt Job", interval=2, diagnostics=diagnostics)
     wait_for(lambda: _phase("global-mean-bias", runs) == "Succeeded", timeout=300,
              describe="global-mean-bias to succeed", interval=2, diagnostics=diagnostics)
     wait_for(lambda: _phase("example-exit-nonzero", runs) == "Failed", timeout=300,

@@ -45,7 +45,7 @@ def _to_lua(lua: Any, value: Any) -> Any:
 
 
 def argocd_health(obj: Mapping[str, Any], script: Path = ARGOCD_HEALTH) -> dict[str, str]:
-    import lupa.lua51  # noqa: PLC0415 - only the tests that run the script need it
+    import lupa.lua51  # type: ignore[import-untyped]  # noqa: PLC0415 - only the tests that run the script need it
 
     lua = lupa.lua51.LuaRuntime(unpack_returned_tuples=True)
     lua.globals().obj = _to_lua(lua, obj)

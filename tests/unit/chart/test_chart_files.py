@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from kopf._cogs.structs import references as kopf_references
@@ -40,12 +40,14 @@ render_readme = _load_render_readme()
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return json.loads((CHART / "values.schema.json").read_text())
+    data: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+    return data
 
 
 @pytest.fixture(scope="module")
 def values() -> dict[str, Any]:
-    return yaml.safe_load((CHART / "values.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return data
 
 
 # ------------------------------------------------------------------------------------------------ CRDs
@@ -82,9 +84,10 @@ def test_chart_versions() -> None:
 # ------------------------------------------------------------------------------------------------ schema
 
 
-def _object_nodes(node: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict]]:
+def _object_nodes(node: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
     """Every schema node of type object, with the values path that leads to it (``*`` for map entries)."""
-    if "object" in (node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]):
+    kind = node.get("type")
+    if "object" in (kind if isinstance(kind, list) else [kind]):
         yield path, node
     for key, child in (node.get("properties") or {}).items():
         yield from _object_nodes(child, (*path, key))

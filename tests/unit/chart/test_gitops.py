@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -182,7 +182,8 @@ def test_stalled_condition_without_terminal_phase_is_degraded() -> None:
 
 
 def _kustomization() -> dict[str, Any]:
-    return yaml.safe_load((GITOPS / "kustomization.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((GITOPS / "kustomization.yaml").read_text())
+    return data
 
 
 def test_gitops_kustomization_lists_files_that_exist() -> None:
