@@ -1,0 +1,50 @@
+"""The baseline of benchmarks/operator_scale.py: the least a Kopf operator can do for a DiagnosticExecution —
+create one Job for it, with lightkube's async client (as our operator does), and nothing else.
+
+    kopf run --standalone --namespace NS benchmarks/baseline_operator.py
+
+The Job's Pod goes where ``BASELINE_POD`` (JSON: nodeSelector, tolerations, annotations) says, so that it ends
+on the same kwok nodes, after the same delay, as the Pods of the operator under test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import kopf
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.batch_v1 import Job
+
+POD = json.loads(os.environ.get("BASELINE_POD", "{}"))
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="baseline.bench")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="baseline.bench")
+    settings.posting.level = logging.WARNING
+    memo["client"] = AsyncClient()
+
+
+@kopf.on.create("diagnostic-operator.io", "v1alpha1", "diagnosticexecutions")  # type: ignore[arg-type]
+async def create_job(body: kopf.Body, name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    labels = {"diagnostic-operator.io/execution": name}
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"{name}-a1", "labels": labels},
+        "spec": {"backoffLimit": 0, "template": {
+            "metadata": {"labels": labels, "annotations": POD.get("annotations", {})},
+            "spec": {"restartPolicy": "Never", "nodeSelector": POD.get("nodeSelector", {}),
+                     "tolerations": POD.get("tolerations", []),
+                     "containers": [{"name": "runner", "image": body["spec"]["image"],
+                                     "command": list(body["spec"]["command"])}]}}},
+    }
+    kopf.adopt(job, owner=body)
+    try:
+        await memo["client"].create(Job.from_dict(job), namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code != 409:
+            raise
