@@ -1,4 +1,8 @@
-"""Collect benchmark output into JSON lines, and render docs/benchmarks.md from one run's lines."""
+"""Collect benchmark output into JSON lines, and render docs/benchmarks.md.
+
+``render RUN.jsonl`` merges the run's lines into ``benchmarks/latest.jsonl`` (committed: the latest result of
+every benchmark, with its run id, time and load) and renders all of them, so that ``benchmarks/run NAME``
+updates one benchmark's figures without dropping the others'."""
 
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ GOALS = {
     "ingest": "our ingest ≤ 2× a plain psycopg `COPY` of the same rows; a repeat ingest adds 0 rows (issue 2)",
     "run_overhead": "`run` (shim + classify + publish + ingest) adds < 1 s over the bare command (issue 2)",
     "publish": "publishing 1,000 files (1 GB) reaches ≥ 80 % of a plain boto3 upload loop's throughput (issue 5)",
+    "operator_scale": "500 executions at once (kwok): our p99 creation→Job ≤ 1.5× a minimal Kopf operator's, "
+                      "operator RSS < 250 MB (issue 4)",
 }
+LATEST = Path(__file__).with_name("latest.jsonl")
 
 
 def last_json(text: str) -> dict[str, Any] | None:
@@ -51,28 +58,46 @@ def machine() -> str:
             f"commit {commit}, load average at the end {load[0]:.1f}")
 
 
-def render(path: str) -> None:
-    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def merge(path: str) -> list[dict[str, Any]]:
+    """The run's lines (stamped with run id, time, machine and load) over the latest of every other benchmark."""
     run_id = Path(path).stem
+    stamp = {"run": run_id, "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
+    new = [json.loads(line) | stamp for line in Path(path).read_text().splitlines() if line.strip()]
+    old = [json.loads(line) for line in LATEST.read_text().splitlines() if line.strip()] if LATEST.is_file() else []
+    names = {item["name"] for item in new}
+    merged = {item["name"]: item for item in old if item["name"] not in names} | {i["name"]: i for i in new}
+    order = list(GOALS)
+    items = sorted(merged.values(), key=lambda i: order.index(i["name"]) if i["name"] in order else len(order))
+    LATEST.write_text("".join(json.dumps(item) + "\n" for item in items))
+    return items
+
+
+def render(path: str) -> None:
+    lines = merge(path)
     out = [
         "# Benchmarks",
         "",
-        f"Figures from one run of `benchmarks/run` (run `{run_id}`, written "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {machine()}).",
+        "Figures from the latest run of each benchmark (`benchmarks/run` or `benchmarks/run NAME`; each section",
+        "names its run, the machine and the load average at its end; the merged results are kept in",
+        "`benchmarks/latest.jsonl`).",
         "Each benchmark measures its baseline in the same run, interleaved where it can; medians and ratios are",
-        "reported because the machine is shared and noisy. Reproduce with `benchmarks/run` (all) or",
-        "`benchmarks/run NAME`; raw output lands in `benchmarks/results/` (not committed).",
+        "reported because the machine is shared and noisy. Raw output lands in `benchmarks/results/` (not",
+        "committed).",
         "",
-        "| benchmark | goal | result | met? |",
-        "|---|---|---|---|",
+        "| benchmark | goal | result | met? | run |",
+        "|---|---|---|---|---|",
     ]
     details = []
     for item in lines:
         result = item.get("result") or {}
         out.append(f"| {item['name']} | {GOALS.get(item['name'], '')} | {summary(item['name'], result)} | "
-                   f"{'yes' if item['exit'] == 0 else '**no**'} |")
-        details += ["", f"## {item['name']}", "", f"Command: `{item['command']}` ({item['seconds']} s).", "",
-                    "```json", json.dumps(result, indent=2), "```"]
+                   f"{'yes' if item['exit'] == 0 else '**no**'} | `{item.get('run', '?')}` |")
+        details += ["", f"## {item['name']}", "",
+                    f"Run `{item.get('run', '?')}`, written {item.get('written', '?')}; {item.get('machine', '?')}.",
+                    "", f"Command: `{item['command']}` ({item['seconds']} s).", ""]
+        if isinstance(result.get("plot"), str):
+            details += [f"![{item['name']}]({Path(result['plot']).relative_to('docs')})", ""]
+        details += ["```json", json.dumps(result, indent=2), "```"]
     notes = Path(__file__).with_name("NOTES.md")
     if notes.is_file():
         out += ["", notes.read_text(encoding="utf-8").rstrip()]
@@ -89,6 +114,12 @@ def summary(name: str, r: dict[str, Any]) -> str:
     if name == "run_overhead":
         return (f"wall: bare {g('bare_median_s')} s, run {g('run_median_s')} s, overhead {g('overhead_median_s')} s; "
                 f"CPU: overhead {g('cpu_overhead_median_s')} s (medians of {g('runs')})")
+    if name == "operator_scale":
+        ours, base = r.get("ours") or {}, r.get("baseline") or {}
+        return (f"N={g('n')}: p99 creation→Job ours {ours.get('create_to_job_p99_s')} s vs baseline "
+                f"{base.get('create_to_job_p99_s')} s (ratio {g('p99_ratio')}); p50 {ours.get('create_to_job_p50_s')} "
+                f"vs {base.get('create_to_job_p50_s')} s; peak RSS {g('ours_peak_rss_mb')} MB; all terminal "
+                f"{ours.get('all_terminal_s')} s vs {base.get('all_terminal_s')} s")
     return ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, (int, float, str)) and "ratio" in k) or "see below"
 
 
