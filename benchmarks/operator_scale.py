@@ -71,6 +71,23 @@ PRODUCT = "diagnostic-operator:0.1.0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def operator_source() -> str:
+    """Which code the operator process runs: the package folder the venv resolves (PYTHONPATH first), its commit,
+    and whether that folder has uncommitted changes (others share this working tree)."""
+    probe = subprocess.run([sys.executable, "-c", "import diagnostic_operator, os; "
+                            "print(os.path.dirname(diagnostic_operator.__file__))"],
+                           capture_output=True, text=True, check=False)
+    folder = probe.stdout.strip()
+    if not folder:
+        return "?"
+
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "-C", folder, *argv], capture_output=True, text=True, check=False).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", ".")
+    return f"{folder} at {git('rev-parse', '--short', 'HEAD')}" + (" + uncommitted changes" if dirty else "")
+
+
 def log(message: str) -> None:
     print(f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -520,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {"benchmark": "operator_scale", "run_id": args.run_id, "n": args.n,
                                "kwok_delay": args.delay, "repeats": args.repeats,
                                "creation": "kubectl create -f of one List of N (sequential POSTs)",
-                               "latency_clock": "watch-event arrival in the benchmark process"}
+                               "latency_clock": "watch-event arrival in the benchmark process",
+                               "operator_code": operator_source()}
     for kind in ("baseline", "ours"):
         if runs[kind]:
             summary[kind] = {
