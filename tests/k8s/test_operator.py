@@ -6,7 +6,9 @@ the database rows.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,14 @@ import pytest
 import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
-from tests.cluster.fixtures import Cluster, cluster_env
+from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
     Site,
     apply_crd,
     site_config,
+    wait_gone,
     write_secret,
 )
 from tests.services.s3 import S3Target
@@ -59,8 +62,15 @@ def site(crd: None, images: None, namespace: str, pg_url: str, s3_store_url: S3T
     finally:
         s.operator.stop()
         s.engine.dispose()
-        if not s.operator.alive():
-            print(s.operator.log()[-8000:])
+        release_finalizers(namespace)
+        print(s.operator.log()[-8000:])
+
+
+def release_finalizers(namespace: str) -> None:
+    """With no operator left to run the delete handler, let the namespace's executions go."""
+    for item in (kubectl("get", "dx", namespace=namespace, json=True, check=False) or {}).get("items", []):
+        kubectl("patch", "dx", item["metadata"]["name"], "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                namespace=namespace, check=False)
 
 
 def example(name: str) -> dict[str, Any]:
@@ -106,3 +116,259 @@ def test_success(site: Site) -> None:
     # events tell the story
     reasons = site.event_reasons(name)
     assert reasons[0] == "Accepted" and "Running" in reasons and reasons[-1] == "Succeeded", reasons
+
+
+def memory_limit(job: dict[str, Any]) -> str:
+    return str(runner(job)["resources"]["limits"]["memory"])
+
+
+def test_oom_then_success_with_more_memory(site: Site) -> None:
+    name = site.apply_execution(example("failing/oom-then-succeed.yaml"))
+    status = site.wait_phase(name, timeout=300)
+    assert status["phase"] == "Succeeded", status
+    first, second = status["attempts"][:2]
+    assert (first["failureClass"], first["decision"]) == ("OutOfMemory", "RETRY"), first
+    assert first["reason"] == "OOMKilled" or "OOM" in (first.get("message") or ""), first
+    assert (second["failureClass"], second["decision"]) == ("Success", "SUCCESS"), second
+    assert second["resources"]["memory"] == "384Mi"
+    jobs = site.jobs(name)
+    assert [j["metadata"]["name"] for j in jobs] == [f"{name}-a1", f"{name}-a2"]
+    assert [memory_limit(j) for j in jobs] == ["256Mi", "384Mi"]
+    assert [runner(j)["resources"]["requests"]["memory"] for j in jobs] == ["256Mi", "384Mi"]
+    rows = site.attempt_rows(name)
+    assert [(r["number"], r["failure_class"], r["decision"], r["requested_memory"]) for r in rows] == [
+        (1, "OutOfMemory", "RETRY", "256Mi"), (2, "Success", "SUCCESS", "384Mi")]
+    assert site.execution_row(name)["phase"] == "Succeeded"
+    assert site.count("scalar_values", name) == 24, "values ingested once, by the attempt that succeeded"
+    reasons = site.event_reasons(name)
+    assert "OutOfMemory" in reasons and "Retrying" in reasons and reasons[-1] == "Succeeded", reasons
+
+
+def test_diagnostic_error_gives_up_at_once(site: Site) -> None:
+    name = site.apply_execution(example("failing/exit-nonzero.yaml"))
+    status = site.wait_phase(name)
+    assert (status["phase"], status["failureClass"], status["attempt"]) == ("Failed", "DiagnosticError", 1), status
+    [attempt] = status["attempts"]
+    assert (attempt["exitCode"], attempt["decision"]) == (3, "GIVE_UP")
+    assert len(site.jobs(name)) == 1
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Failed"]["status"] == "True" and conditions["Stalled"]["status"] == "True"
+    assert conditions["Ready"]["status"] == "False"
+    row = site.execution_row(name)
+    assert (row["phase"], row["failure_class"], row["successful"]) == ("Failed", "DiagnosticError", False)
+    assert site.count("scalar_values", name) == 0
+    [attempt_row] = site.attempt_rows(name)
+    assert attempt_row["exit_code"] == 3 and attempt_row["log_location"], attempt_row
+    assert site.event_reasons(name)[-1] == "DiagnosticError"
+
+
+def test_retryable_exit_code_is_retried(site: Site) -> None:
+    name = site.apply_execution(example("failing/retryable-exit.yaml"))
+    status = site.wait_phase(name, timeout=300)
+    assert (status["phase"], status["failureClass"]) == ("Failed", "DiagnosticError"), status
+    assert [(a["exitCode"], a["decision"]) for a in status["attempts"]] == [(75, "RETRY"), (75, "GIVE_UP")]
+    assert len(site.jobs(name)) == 2
+    assert [r["decision"] for r in site.attempt_rows(name)] == ["RETRY", "GIVE_UP"]
+    assert site.event_reasons(name).count("Retrying") == 1
+
+
+def test_wall_clock_timeout(site: Site) -> None:
+    name = site.apply_execution(example("failing/timeout.yaml"))
+    status = site.wait_phase(name)
+    assert (status["phase"], status["failureClass"], status["attempt"]) == ("Failed", "TimedOut", 1), status
+    [attempt] = status["attempts"]
+    assert attempt["decision"] == "GIVE_UP"
+    assert attempt["telemetry"]["durationSeconds"] < 30, "killed at the 3 s deadline, not the Pod's"
+    [attempt_row] = site.attempt_rows(name)
+    assert attempt_row["failure_class"] == "TimedOut" and attempt_row["log_location"]
+    assert site.execution_row(name)["phase"] == "Failed"
+    assert site.event_reasons(name)[-1] == "TimedOut"
+
+
+def test_missing_image_fails_after_pending_timeout(site: Site) -> None:
+    spec = example("global-mean-bias.yaml")
+    spec["metadata"]["name"] = "no-such-image"
+    name = site.apply_execution(spec, image="example-diagnostic:does-not-exist", pendingTimeout="20s")
+    pending = site.wait_phase(name, ("Pending",), timeout=60)
+    assert pending["attempt"] == 1
+    waiting = wait_for(lambda: (s := site.status(name)).get("reason") in ("ErrImageNeverPull", "ErrImagePull",
+                                                                           "ImagePullBackOff") and s,
+                       timeout=60, describe="the status to name the image problem", diagnostics=site.diagnostics)
+    assert "pendingTimeout" in waiting["message"]
+    status = site.wait_phase(name, timeout=120)
+    assert (status["phase"], status["failureClass"]) == ("Failed", "Configuration"), status
+    assert status["reason"] in ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff")
+    assert len(status["attempts"]) == 1, "a configuration error is not retried"
+    # the stuck Job was stopped
+    wait_for(lambda: all(j["metadata"].get("deletionTimestamp") for j in site.jobs(name)) or not site.jobs(name),
+             timeout=60, describe="the stuck Job to be deleted")
+    assert site.execution_row(name)["failure_class"] == "Configuration"
+
+
+def sleeper(seconds: int = 120) -> dict[str, Any]:
+    spec = example("global-mean-bias.yaml")
+    spec["metadata"]["name"] = "sleeper"
+    spec["spec"]["args"] = ["--sleep", str(seconds)]
+    return spec
+
+
+def test_cancel_stops_the_job(site: Site) -> None:
+    name = site.apply_execution(sleeper())
+    site.wait_phase(name, ("Running",), timeout=120)
+    kubectl("patch", "dx", name, "--type=merge", "-p", '{"spec": {"cancel": true}}', namespace=site.namespace)
+    status = site.wait_phase(name, timeout=60)
+    assert (status["phase"], status["failureClass"]) == ("Cancelled", "Cancelled"), status
+    assert status["attempts"][0]["decision"] == "CANCEL"
+    wait_for(lambda: not [p for p in site.pods(name) if p["status"].get("phase") == "Running"
+                          and not p["metadata"].get("deletionTimestamp")],
+             timeout=60, describe="the running Pod to be stopped")
+    row = site.execution_row(name)
+    assert (row["phase"], row["failure_class"]) == ("Cancelled", "Cancelled")
+    assert site.event_reasons(name)[-1] == "Cancelled"
+
+
+def test_deletion_mid_run(site: Site) -> None:
+    name = site.apply_execution(sleeper())
+    site.wait_phase(name, ("Running",), timeout=120)
+    started = time.monotonic()
+    kubectl("delete", "dx", name, "--wait=false", namespace=site.namespace)
+    wait_gone("dx", name, site.namespace, timeout=90)
+    assert time.monotonic() - started < 60, "deletion is never blocked for long"
+    wait_for(lambda: not site.jobs(name), timeout=90, describe="the Jobs to be deleted")
+    row = site.execution_row(name)
+    assert (row["phase"], row["failure_class"]) == ("Cancelled", "Cancelled"), row
+    [attempt_row] = site.attempt_rows(name)
+    assert attempt_row["decision"] == "CANCEL"
+
+
+def test_operator_killed_and_restarted_mid_run(site: Site) -> None:
+    """SIGKILL while attempt 1 runs, restart: the execution resumes from the cluster and the database, with
+    no second Job, no attempt recorded twice and a correct end."""
+    spec = sleeper(15)
+    name = site.apply_execution(spec)
+    site.wait_phase(name, ("Running",), timeout=120)
+    site.operator.kill()
+    time.sleep(20)  # the attempt ends while no operator runs
+    site.operator.start()
+    status = site.wait_phase(name, timeout=180)
+    assert (status["phase"], status["attempt"]) == ("Succeeded", 1), status
+    assert [j["metadata"]["name"] for j in site.jobs(name)] == [f"{name}-a1"]
+    assert len(site.attempt_rows(name)) == 1
+    assert site.count("scalar_values", name) == 24
+    reasons = site.event_reasons(name)
+    assert reasons.count("Accepted") == 1 and reasons.count("Succeeded") == 1, reasons
+    metrics = site.operator.metrics()
+    assert "diagnostic_operator_executions_finished_total" in metrics
+
+
+def test_operator_killed_between_job_creation_and_status(site: Site) -> None:
+    """Killed at the earliest moment: the execution applied while no operator runs, the operator started and
+    killed as soon as the Job exists, restarted: one Job, one attempt."""
+    site.operator.stop()
+    name = site.apply_execution(sleeper(5))
+    site.operator.start()
+    wait_for(lambda: site.jobs(name), timeout=60, describe="attempt 1's Job", diagnostics=site.diagnostics)
+    site.operator.kill()
+    site.operator.start()
+    status = site.wait_phase(name, timeout=180)
+    assert status["phase"] == "Succeeded", status
+    assert len(site.jobs(name)) == 1 and len(site.attempt_rows(name)) == 1
+
+
+# ---------------------------------------------------------------------------------------------- kwok nodes
+
+
+@pytest.fixture
+def kwok_site(crd: None, namespace: str, pg_url: str, s3_store_url: S3Target, tmp_path: Path) -> Iterator[Site]:
+    s = make_site(namespace, pg_url, s3_store_url, tmp_path, node="kwok")
+    yield s
+    s.operator.stop()
+    s.engine.dispose()
+    release_finalizers(namespace)
+
+
+def kwok_success_summary() -> str:
+    """What the ingest sidecar of a successful attempt writes to its termination message (PublishSummary)."""
+    return json.dumps({
+        "schema": "diagnostic-operator.io/publish-summary/v1", "exitRecordPresent": True, "exitCode": 0,
+        "timedOut": False, "logPublished": True, "ingested": True, "outputLocation": "s3://kwok/none",
+        "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}, "wallSeconds": 1.0})
+
+
+def infra_spec(name: str) -> dict[str, Any]:
+    spec = example("global-mean-bias.yaml")
+    spec["metadata"]["name"] = name
+    spec["spec"]["retry"] = {"maxAttempts": 1, "infrastructureRetries": 2,
+                             "backoff": {"initial": "1s", "max": "2s"}}
+    return spec
+
+
+@pytest.mark.parametrize(("outcome", "reason"), [("evict", "Evicted"), ("disrupt", "PreemptionByScheduler")])
+def test_kwok_eviction_and_preemption_do_not_use_the_retry_budget(kwok_site: Site, outcome: str,
+                                                                   reason: str) -> None:
+    """Every Pod is evicted (or preempted): with maxAttempts 1 the execution still gets 1 + 2 infrastructure
+    retries, and then fails as Infrastructure, not as the user's failure."""
+    site = kwok_site
+    annotations = {"kwok.diagnostic-operator.io/outcome": outcome, "kwok.diagnostic-operator.io/delay": "1s",
+                   "kwok.diagnostic-operator.io/reason": reason}
+    site.operator.config["podDefaults"]["annotations"] = annotations
+    site.operator.start()
+    name = site.apply_execution(infra_spec(f"infra-{outcome}"))
+    status = site.wait_phase(name, timeout=180)
+    assert (status["phase"], status["failureClass"]) == ("Failed", "Infrastructure"), status
+    assert [a["failureClass"] for a in status["attempts"]] == ["Infrastructure"] * 3
+    assert [a["decision"] for a in status["attempts"]] == ["RETRY", "RETRY", "GIVE_UP"]
+    assert "infrastructureRetries" in status["message"]
+    assert len(site.jobs(name)) == 3
+    assert [r["failure_class"] for r in site.attempt_rows(name)] == ["Infrastructure"] * 3
+    assert site.execution_row(name)["failure_class"] == "Infrastructure"
+    assert site.event_reasons(name).count("Infrastructure") == 3
+
+
+def test_kwok_node_loss_is_retried_and_unschedulable_waits(kwok_site: Site) -> None:
+    """The only node an execution may use is deleted while its Pod runs: infrastructure failure, retried; the
+    retry is unschedulable (a condition, no failure) until the node is back, then succeeds."""
+    site = kwok_site
+    node = f"do-kwok-lost-{site.namespace[-5:]}"
+    node_manifest = {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": node, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                     "labels": {"diagnostic-operator.io/node-kind": "kwok", "type": "kwok",
+                                "kubernetes.io/hostname": node, "diagnostic-operator.io/lost-node": node}},
+        "spec": {"taints": [{"key": "diagnostic-operator.io/test-node", "value": "kwok", "effect": "NoSchedule"}]},
+    }
+    apply(node_manifest)
+    try:
+        wait_for(lambda: kubectl("wait", "--for=condition=Ready", f"node/{node}", "--timeout=1s", check=False),
+                 timeout=60, describe=f"{node} Ready")
+        site.operator.config["podDefaults"]["nodeSelector"] = {"diagnostic-operator.io/lost-node": node}
+        site.operator.config["podDefaults"]["annotations"] = {
+            "kwok.diagnostic-operator.io/delay": "600s",
+            "kwok.diagnostic-operator.io/termination-message.ingest": kwok_success_summary()}
+        site.operator.start()
+        name = site.apply_execution(infra_spec("node-loss"))
+        site.wait_phase(name, ("Running",), timeout=90)
+        kubectl("delete", "node", node, "--wait=false")
+        status = wait_for(lambda: (s := site.status(name)).get("attempt", 0) >= 2 and s.get("reason") == "Unschedulable"
+                          and s, timeout=180, describe="attempt 2 waiting for a node", diagnostics=site.diagnostics)
+        assert status["phase"] == "Pending"
+        assert status["attempts"][0]["failureClass"] == "Infrastructure", status["attempts"]
+        assert "Unschedulable" in site.event_reasons(name)
+        time.sleep(5)
+        assert site.status(name)["phase"] == "Pending", "merely unschedulable: keeps waiting"
+        apply(node_manifest)
+        # the node is back: attempt 2's Pod runs there; shorten its kwok delay so that it completes now
+        def annotate() -> bool:
+            pods = [p for p in site.pods(name) if p["metadata"]["labels"].get("diagnostic-operator.io/attempt") == "2"]
+            for p in pods:
+                kubectl("annotate", "pod", p["metadata"]["name"], "--overwrite",
+                        "kwok.diagnostic-operator.io/delay=1s", namespace=site.namespace)
+            return bool(pods)
+
+        wait_for(annotate, timeout=30, describe="attempt 2's Pod")
+        final = site.wait_phase(name, timeout=180)
+        assert (final["phase"], final["attempt"]) == ("Succeeded", 2), final
+        assert [a["decision"] for a in final["attempts"]] == ["RETRY", "SUCCESS"]
+        assert [r["failure_class"] for r in site.attempt_rows(name)] == ["Infrastructure", "Success"]
+    finally:
+        kubectl("delete", "node", node, "--ignore-not-found", "--wait=false", check=False)

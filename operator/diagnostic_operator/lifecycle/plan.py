@@ -215,8 +215,8 @@ def evidence_from_pod(pod: PodView | None, job: JobView | None, now: datetime, c
     publish = None
     if summary is not None:
         if summary.get("exitRecordPresent"):
-            try:
-                record = ExitRecord.model_validate(summary)
+            try:  # the summary carries the exit record's fields under its own schema name
+                record = ExitRecord.model_validate({k: v for k, v in summary.items() if k != "schema"})
             except ValidationError:
                 record = None
         publish = PublishOutcome(log_published=bool(summary.get("logPublished")),
@@ -357,6 +357,12 @@ def plan(obs: Observed) -> list[Action]:
             FailureClass.INFRASTRUCTURE, "JobVanished", "The attempt's Job was deleted before it finished."))
 
     pod = _latest_pod(obs, current)
+    if _publishing(pod):
+        # The runner ended; the sidecar is publishing its log (and outputs). Its summary decides the class
+        # (a timeout or an invalid bundle look like plain exit codes from the runner alone): wait for it. A
+        # sidecar that hangs is ended by the Pod's activeDeadlineSeconds.
+        assert pod is not None
+        return _still_running(obs, current, record, job, pod, evidence_from_pod(pod, job, obs.now), publishing=True)
     evidence = evidence_from_pod(pod, job, obs.now)
     classification = classify(evidence, parse_duration(spec.pending_timeout))
     if classification is None:
@@ -378,9 +384,19 @@ def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: b
     return actions
 
 
+def _publishing(pod: PodView | None) -> bool:
+    """The runner has ended and the ingest sidecar is still at work, in a Pod that is not being deleted."""
+    return (pod is not None and not pod.deleting and pod.phase not in ("Succeeded", "Failed")
+            and pod.runner is not None and pod.runner.state == "terminated"
+            and pod.sidecar is not None and pod.sidecar.state != "terminated")
+
+
 def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobView,
-                   pod: PodView | None, ev: Evidence) -> list[Action]:
-    if job.suspended:
+                   pod: PodView | None, ev: Evidence, publishing: bool = False) -> list[Action]:
+    if publishing and pod is not None:
+        phase, reason = Phase.RUNNING, "Publishing"
+        message = f"Attempt {number}'s diagnostic ended; publishing its log and results."
+    elif job.suspended:
         phase, reason, message = Phase.PENDING, "Queued", "The Job waits for admission by its queue (Kueue)."
     elif pod is None or pod.phase == "Pending":
         phase = Phase.PENDING
@@ -408,7 +424,7 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     new_status = _status(obs, **changes)
     if _differs(new_status, obs.status):
         actions.append(SetStatus(new_status))
-    wait = 30.0
+    wait = 5.0 if publishing else 30.0
     if ev.waiting_reason:
         wait = max(min(parse_duration(obs.spec.pending_timeout) - ev.pending_seconds, 30.0), 1.0)
     actions.append(Requeue(wait))
@@ -464,7 +480,7 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         actions.append(Finish(outcome.phase, classification.failure_class, classification.reason, text,
                               dirty_after(outcome.decision, True)))
     actions.append(SetStatus(_status(obs, **changes)))
-    actions.append(Emit(event_type, event_reason if outcome.decision is not Decision.RETRY else "Retrying", text))
+    actions.append(Emit(event_type, event_reason, text))  # the class says what happened; the text what follows
     if outcome.decision is Decision.RETRY:
         actions.append(Requeue(outcome.backoff_seconds))
     return actions

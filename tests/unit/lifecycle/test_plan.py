@@ -254,3 +254,27 @@ def test_a_job_whose_sidecar_ended_is_not_deleted_while_the_pod_phase_lags() -> 
     actions = plan(obs(started(), jobs=job(1, active=1), pods=pods))
     assert any(isinstance(a, Finish) for a in actions)
     assert not any(isinstance(a, DeleteJob) for a in actions)
+
+
+@pytest.mark.parametrize("runner_exit", [0, 3, 124, 137])
+def test_runner_ended_sidecar_publishing_waits_for_the_summary(runner_exit: int) -> None:
+    """Found on the cluster: concluding from the runner's exit alone called a timeout a DiagnosticError and
+    deleted the Job under the sidecar. While the sidecar publishes, the attempt is Running/Publishing."""
+    pods = pod(phase="Running", runner=done(runner_exit, "Error" if runner_exit else "Completed"),
+               sidecar=ContainerView("ingest", "running"))
+    actions = plan(obs(started(), jobs=job(1, active=1), pods=pods))
+    assert not any(isinstance(a, RecordAttemptEnd | Finish | DeleteJob) for a in actions), actions
+    status = next(a for a in actions if isinstance(a, SetStatus)).status
+    assert (status.phase, status.reason) == (Phase.RUNNING, "Publishing")
+    assert next(a for a in actions if isinstance(a, Requeue)).after_seconds <= 5
+
+
+def test_the_exit_record_inside_the_sidecar_summary_is_read() -> None:
+    """Found on the cluster: the summary's own ``schema`` made ExitRecord validation fail, so the shim's timeout
+    was lost and a deadline kill (exit 143) was called a DiagnosticError."""
+    pods = pod(phase="Succeeded", runner=done(143, "Error"), sidecar=ContainerView(
+        "ingest", "terminated", "Completed", exit_code=0,
+        message=summary(exitCode=143, signal=15, timedOut=True, deadlineSeconds=3, ingested=False)))
+    end = next(a for a in plan(obs(started(), jobs=job(1, finished=True), pods=pods))
+               if isinstance(a, RecordAttemptEnd)).attempt
+    assert end.failure_class is FailureClass.TIMED_OUT, end

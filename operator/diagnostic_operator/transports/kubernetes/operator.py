@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -51,15 +53,12 @@ from diagnostic_operator.spec import (
     AttemptResources,
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
-    FailureClass,
-    Phase,
 )
 from diagnostic_operator.store import execution_prefix, open_store
 from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
 from diagnostic_operator.transports.kubernetes.job import build_job
 from diagnostic_operator.transports.kubernetes.names import (
-    EXECUTION_UID_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     job_name,
@@ -135,6 +134,20 @@ def configure(site: Settings, config: OperatorConfig) -> None:
             await runtime.client.close()
 
 
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a Pod: the service account, at ``$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`` (Kopf's own
+    handler always uses https://kubernetes.default.svc, which needs cluster DNS); elsewhere: the kubeconfig."""
+    info = kopf.login_with_service_account(settings=settings, **kwargs)
+    if info is None:
+        return kopf.login_with_kubeconfig(settings=settings, **kwargs)
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    if not host:
+        return info
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    return dataclasses.replace(info, server=f"https://{f'[{host}]' if ':' in host else host}:{port}")
+
+
 # ---------------------------------------------------------------------------------------------- indices
 
 
@@ -170,34 +183,47 @@ async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid:
                     **_: Any) -> None:
     runtime = _runtime(memo)
     while not stopped:
+        if meta.get("deletionTimestamp"):
+            return  # deletion is the delete handler's (the same plan, run once, then the finalizer goes)
         started = time.monotonic()
-        try:
-            spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
-            status = DiagnosticExecutionStatus.model_validate(runtime.current_status(uid, body))
-        except ValidationError as exc:
-            # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
-            kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
-            await stopped.wait(MAX_SLEEP)
-            continue
-        if status.phase.terminal and not any(not j.finished for j in execution_jobs.get(uid, [])):
-            return  # nothing left to do for this execution in this operator's life
-        try:
-            execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec)
-            observed = Observed(
-                name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
-                status=status.model_copy(update={"database_execution_id": execution_id}),
-                now=datetime.now(UTC), jobs={j.attempt: j for j in execution_jobs.get(uid, [])},
-                pods=_group(execution_pods.get(uid, [])), deleting=bool(meta.get("deletionTimestamp")))
-            actions = plan(observed)
-            sleep = await _execute(runtime, observed, execution_id, actions, body, logger)
-        except (ApiError, OSError, ConfigurationError) as exc:
-            logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {exc}")
-            sleep = 10.0
+        sleep = await reconcile(runtime, body, execution_jobs, execution_pods, logger)
         metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+        if sleep is None:
+            return  # nothing left to do for this execution in this operator's life
         event = runtime.wakeups[uid]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=min(max(sleep, 0.0), MAX_SLEEP))
         event.clear()
+
+
+async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Index[str, JobView],
+                    execution_pods: kopf.Index[str, PodView], logger: kopf.Logger) -> float | None:
+    """One observe → plan → act pass. Returns seconds until the next pass, None when the execution is done."""
+    meta = body.get("metadata", {})
+    name, namespace, uid = meta.get("name", ""), meta.get("namespace", ""), meta.get("uid", "")
+    deleting = bool(meta.get("deletionTimestamp"))
+    try:
+        spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
+        status = DiagnosticExecutionStatus.model_validate(runtime.current_status(uid, body))
+    except ValidationError as exc:
+        # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
+        kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
+        return None if deleting else MAX_SLEEP
+    jobs = {j.attempt: j for j in execution_jobs.get(uid, [])}
+    if status.phase.terminal and not any(not j.finished for j in jobs.values()):
+        return None
+    try:
+        execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec)
+        observed = Observed(
+            name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
+            status=status.model_copy(update={"database_execution_id": execution_id}),
+            now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting)
+        return await _execute(runtime, observed, execution_id, plan(observed), body, logger)
+    except (ApiError, OSError, ConfigurationError) as exc:
+        logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {exc}")
+        if deleting:
+            raise kopf.TemporaryError(f"cancelling failed, retrying: {exc}", delay=5) from exc
+        return 10.0
 
 
 def _group(pods: Any) -> dict[int, list[PodView]]:
@@ -278,23 +304,10 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
     return sleep
 
 
-@kopf.on.delete(API_GROUP, API_VERSION, PLURAL, timeout=60.0, optional=True)  # type: ignore[arg-type]
-async def deleted(name: str, namespace: str, uid: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
-    """Deletion: stop the Jobs and record Cancelled. Bounded: after 60 s Kopf lets the object go."""
-    runtime = _runtime(memo)
-    async for job in runtime.client.list(Job, namespace=namespace, labels={EXECUTION_UID_LABEL: uid}):
-        if job.metadata is not None and job.metadata.name:
-            try:
-                await runtime.client.delete(Job, job.metadata.name, namespace=namespace,
-                                            cascade=CascadeType.BACKGROUND)
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
-    try:
-        parsed = DiagnosticExecutionSpec.model_validate(dict(spec))
-    except ValidationError:
-        return
-    execution_id = await _ensure_allocated(runtime, namespace, name, uid, parsed)
-    await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id, phase=Phase.CANCELLED,
-                            failure_class=FailureClass.CANCELLED, reason="Cancelled",
-                            message="The execution was deleted.", dirty=None)
+@kopf.on.delete(API_GROUP, API_VERSION, PLURAL, timeout=60.0)  # type: ignore[arg-type]
+async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
+                  execution_jobs: kopf.Index[str, JobView], execution_pods: kopf.Index[str, PodView],
+                  **_: Any) -> None:
+    """Deletion: the plan's cancel (stop the Jobs, end the attempt, record Cancelled), run by this handler
+    alone. Its finalizer never blocks for long: after 60 s of failures Kopf gives up and lets the object go."""
+    await reconcile(_runtime(memo), body, execution_jobs, execution_pods, logger)
