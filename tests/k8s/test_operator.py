@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
@@ -23,6 +24,7 @@ from tests.k8s.operator_harness import (
     OperatorProcess,
     Site,
     apply_crd,
+    free_port,
     site_config,
     wait_gone,
     write_secret,
@@ -372,3 +374,39 @@ def test_kwok_node_loss_is_retried_and_unschedulable_waits(kwok_site: Site) -> N
         assert [r["failure_class"] for r in site.attempt_rows(name)] == ["Infrastructure", "Success"]
     finally:
         kubectl("delete", "node", node, "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_no_secret_in_status_events_or_operator_logs(crd: None, images: None, namespace: str, pg_url: str,
+                                                     s3_store_url: S3Target, tmp_path: Path) -> None:
+    """The database password and the S3 secret key reach the operator (flag, environment) and the sidecar
+    (Secret): they never appear in the object's status, its events, or the operator's log — also when the
+    database cannot be reached and the error is reported. (The test server trusts local connections, so
+    any password is accepted; what matters is where the password string travels.)"""
+    secret_key = s3_store_url.env["AWS_SECRET_ACCESS_KEY"]
+    password = "pw-" + namespace[-5:] + "-s3cr3t"
+    url = make_url(pg_url).set(password=password).render_as_string(hide_password=False)
+    site = make_site(namespace, url, s3_store_url, tmp_path)
+    site.operator.start()
+    try:
+        ok = site.apply_execution(example("global-mean-bias.yaml"))
+        assert site.wait_phase(ok)["phase"] == "Succeeded"
+        # the sidecar's Secret names a database that does not answer: ingest fails, the error is reported
+        bad_url = make_url(url).set(port=free_port()).render_as_string(hide_password=False)
+        write_secret(namespace, bad_url, s3_store_url)
+        spec = example("global-mean-bias.yaml")
+        spec["metadata"]["name"] = "database-down"
+        spec["spec"]["retry"] = {"maxAttempts": 1, "infrastructureRetries": 0}
+        bad = site.apply_execution(spec)
+        status = site.wait_phase(bad, timeout=300)
+        assert status["failureClass"] == "Infrastructure", status
+        texts = {"status ok": json.dumps(site.get(ok)), "status bad": json.dumps(site.get(bad)),
+                 "events ok": json.dumps(site.events(ok)), "events bad": json.dumps(site.events(bad)),
+                 "operator log": site.operator.log()}
+        for where, text_ in texts.items():
+            assert password not in text_, where
+            assert secret_key not in text_, where
+        assert site.operator.log().count("HTTP Request") > 0, "the log is not empty"
+    finally:
+        site.operator.stop()
+        site.engine.dispose()
+        release_finalizers(namespace)

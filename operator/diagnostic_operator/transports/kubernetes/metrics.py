@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+EXECUTIONS = Gauge("diagnostic_operator_executions", "Executions this operator follows, by phase.", ["phase"])
 RECONCILE_SECONDS = Histogram("diagnostic_operator_reconcile_seconds", "Time of one observe-plan-act pass.")
 JOBS_CREATED = Counter("diagnostic_operator_jobs_created_total", "Attempt Jobs created.")
 ATTEMPTS = Counter("diagnostic_operator_attempts_total", "Finished attempts by failure class.", ["failure_class"])
@@ -16,3 +17,24 @@ RUN_SECONDS = Histogram("diagnostic_operator_run_seconds", "Runner start to end.
 
 def serve(port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 - a metrics port is meant to be scraped
     start_http_server(port, addr=address)
+
+
+class PhaseTracker:
+    """Keeps ``EXECUTIONS`` (executions by phase) up to date, one change at a time (no scan per write)."""
+
+    def __init__(self) -> None:
+        self._phases: dict[str, str] = {}
+
+    def set(self, uid: str, phase: str) -> None:
+        old = self._phases.get(uid)
+        if old == phase:
+            return
+        if old is not None:
+            EXECUTIONS.labels(phase=old).dec()
+        self._phases[uid] = phase
+        EXECUTIONS.labels(phase=phase).inc()
+
+    def forget(self, uid: str) -> None:
+        old = self._phases.pop(uid, None)
+        if old is not None:
+            EXECUTIONS.labels(phase=old).dec()

@@ -85,6 +85,7 @@ class Runtime:
     #: daemon's ``body`` follows the watch and can lag our own write by a moment; planning on the older status
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    phases: metrics.PhaseTracker = field(default_factory=metrics.PhaseTracker)
 
     def current_status(self, uid: str, body: kopf.Body) -> dict[str, Any]:
         """The execution's status: the body's, unless this process wrote a newer one the watch has not shown."""
@@ -210,6 +211,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
         return None if deleting else MAX_SLEEP
     jobs = {j.attempt: j for j in execution_jobs.get(uid, [])}
+    runtime.phases.set(uid, str(status.phase))
     if status.phase.terminal and not any(not j.finished for j in jobs.values()):
         return None
     try:
@@ -283,6 +285,10 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                 await asyncio.to_thread(repository.record_attempt_end, runtime.engine, attempt_id, record)
                 if record.failure_class is not None:
                     metrics.ATTEMPTS.labels(failure_class=str(record.failure_class)).inc()
+                if record.telemetry is not None and record.telemetry.queue_seconds is not None:
+                    metrics.QUEUE_SECONDS.observe(record.telemetry.queue_seconds)
+                if record.telemetry is not None and record.telemetry.duration_seconds is not None:
+                    metrics.RUN_SECONDS.observe(record.telemetry.duration_seconds)
             case Finish(phase=phase, failure_class=failure_class, reason=reason, message=message, dirty=dirty):
                 await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id, phase=phase,
                                         failure_class=failure_class, reason=reason, message=message, dirty=dirty)
@@ -293,6 +299,7 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                     DiagnosticExecutionResource.Status, obs.name, {"status": document}, namespace=obs.namespace,
                     patch_type=PatchType.MERGE)
                 revision = _revision(result.metadata.resourceVersion if result.metadata else None)
+                runtime.phases.set(obs.uid, str(status.phase))
                 if revision is not None:
                     runtime.written[obs.uid] = (
                         revision, result.status if isinstance(result.status, dict) else document)
@@ -310,4 +317,10 @@ async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                   **_: Any) -> None:
     """Deletion: the plan's cancel (stop the Jobs, end the attempt, record Cancelled), run by this handler
     alone. Its finalizer never blocks for long: after 60 s of failures Kopf gives up and lets the object go."""
-    await reconcile(_runtime(memo), body, execution_jobs, execution_pods, logger)
+    runtime = _runtime(memo)
+    await reconcile(runtime, body, execution_jobs, execution_pods, logger)
+    uid = body.get("metadata", {}).get("uid", "")
+    runtime.phases.forget(uid)
+    runtime.written.pop(uid, None)
+    runtime.db_ids.pop(uid, None)
+    runtime.wakeups.pop(uid, None)
