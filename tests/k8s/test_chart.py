@@ -412,25 +412,46 @@ def _operator_logs(namespace: str) -> str:
                        "--prefix", namespace=namespace, check=False))
 
 
-# Set to a reason string while the operator is not yet proved in-cluster; then the story may fail without
-# failing the run (xfail, not strict). Emptied once it passes.
-STORY_XFAIL = (
-    "operator.py registers no Kopf login handler, so in-cluster Kopf uses its built-in login_with_service_account, "
-    "which hard-codes https://kubernetes.default.svc (port 443) and ignores KUBERNETES_SERVICE_HOST/PORT; the test "
-    "cluster has no DNS and no kube-proxy, so every request fails: \"GET https://kubernetes.default.svc/api -> "
-    "ClientConnectorDNSError(... gaierror(-3, 'Temporary failure in name resolution'))\" and no Job is ever created "
-    "(lightkube, which reads KUBERNETES_SERVICE_HOST/PORT, is not reached). Needs a @kopf.on.login() in operator.py "
-    "that builds the ConnectionInfo from KUBERNETES_SERVICE_HOST/PORT and the ServiceAccount token."
-)
+def _forbidden(namespace: str) -> list[str]:
+    """Lines of the operator's whole log that report a refused API call (the chart's RBAC was not enough)."""
+    logs = str(kubectl("logs", "-l", "app.kubernetes.io/component=operator", "--all-containers", "--tail=-1",
+                       namespace=namespace))
+    return [line for line in logs.splitlines() if "forbidden" in line.lower()]
+
+
+def check_operator_pod_is_non_root_with_a_read_only_root(pod: dict[str, Any]) -> None:
+    """docs/security.md: the installed operator Pod, as the API server has it, runs restricted (non-root UID
+    65532, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp), and the running
+    process really is so: its UID, no effective capabilities, no_new_privs, ``/`` refuses a write, ``/tmp``
+    (the emptyDir) takes one."""
+    spec = pod["spec"]
+    assert {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532}.items() <= spec["securityContext"].items()
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in (*spec["containers"], *spec.get("initContainers", [])):
+        assert RESTRICTED.items() <= container["securityContext"].items(), container["name"]
+    probe = (
+        "import errno, os\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+        "print('uid', os.getuid(), os.getgid())\n"
+        "print('caps', status['CapEff'].strip(), status['NoNewPrivs'].strip())\n"
+        "try:\n    open('/written-by-test', 'w')\nexcept OSError as e:\n    print('root', errno.errorcode[e.errno])\n"
+        "else:\n    print('root writable')\n"
+        "open('/tmp/written-by-test', 'w').write('x'); os.remove('/tmp/written-by-test'); print('tmp ok')\n"
+    )
+    proc = kubectl_proc("exec", "--namespace", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                        "--container=operator", "--", "python3", "-c", probe, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:4] == ["uid 65532 65532", "caps 0000000000000000 1", "root EROFS", "tmp ok"], \
+        proc.stdout
+
+
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_install_executions_upgrade_in_flight_and_uninstall(
         chart_crds: None, chart_namespaces: Callable[[str], str], product_images: None, empty_database: str,
-        s3_store_url: S3Target, request: pytest.FixtureRequest) -> None:
-    if STORY_XFAIL:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=STORY_XFAIL))
+        s3_store_url: S3Target) -> None:
     release_ns, runs = chart_namespaces("op"), chart_namespaces("runs")
     release = f"chart-{_suffix()}"
     settings = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": empty_database,
@@ -460,6 +481,7 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     assert pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
     with create_engine_for(empty_database).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    check_operator_pod_is_non_root_with_a_read_only_root(pod)
 
     # 2. the examples run on the real node and land in PostgreSQL and S3
     examples = ROOT / "examples"
@@ -493,6 +515,7 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     running = _get("in-flight", runs)
     assert (kstatus(running), argocd_health(running)["status"]) == ("InProgress", "Progressing")
     old_pod = pod["metadata"]["name"]
+    assert not _forbidden(release_ns), "the chart's RBAC refused the operator something"
     helm("upgrade", release, str(CHART), "--namespace", release_ns, "--reuse-values",
          "--set", "executionPods.publishGrace=2m", "--wait", "--timeout", "5m", timeout=400)
     new_pods = kubectl("get", "pods", "-l", "app.kubernetes.io/component=operator", namespace=release_ns,
@@ -507,15 +530,23 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     configmap = kubectl("get", "configmap", f"{release}-diagnostic-operator", namespace=release_ns, json=True)
     assert OperatorConfig.from_mapping(yaml.safe_load(configmap["data"]["config.yaml"])).publish_grace == "2m"
 
+    assert not _forbidden(release_ns), "the chart's RBAC refused the upgraded operator something"
+
     # 4. helm uninstall leaves no operator object behind; executions and CRDs stay
     helm("uninstall", release, "--namespace", release_ns, "--wait", "--timeout", "3m", timeout=240)
     selector = f"app.kubernetes.io/instance={release}"
-    for ns in (release_ns, runs):
-        left = kubectl("get", "deployments,replicasets,pods,configmaps,serviceaccounts,services,roles,rolebindings,"
-                       "kopfpeerings.kopf.dev", "-l", selector, "-o", "name", namespace=ns)
-        assert not left.strip(), f"left behind in {ns}: {left}"
-    left = kubectl("get", "clusterroles,clusterrolebindings,clusterkopfpeerings.kopf.dev", "-l", selector, "-o", "name")
-    assert not left.strip(), f"cluster-scoped objects left behind: {left}"
+
+    def left_behind() -> str:
+        found = [kubectl("get", "deployments,replicasets,pods,configmaps,serviceaccounts,services,roles,rolebindings,"
+                         "kopfpeerings.kopf.dev", "-l", selector, "-o", "name", namespace=ns) for ns in (release_ns, runs)]
+        found.append(kubectl("get", "clusterroles,clusterrolebindings,clusterkopfpeerings.kopf.dev", "-l", selector,
+                             "-o", "name"))
+        return "".join(found).strip()
+
+    # `helm uninstall --wait` returns once the Deployment is gone; its ReplicaSet and Pod are then removed by the
+    # garbage collector, the Pod after its graceful stop (Kopf stops within terminationGracePeriodSeconds, 30 s).
+    wait_for(lambda: not left_behind(), timeout=90, interval=2, describe="every operator object to be gone",
+             diagnostics=left_behind)
     assert kubectl("get", "secrets", SECRET, "-o", "name", namespace=release_ns).strip(), "the user's Secret stays"
     names = kubectl("get", f"diagnosticexecutions.{GROUP}", "-o", "name", namespace=runs).split()
     assert len(names) == 3, names
