@@ -115,6 +115,7 @@ class PostgresServer:
     port: int
     as_user: str | None  # run commands through `runuser -u USER` (when we are root)
     own_base: bool = True
+    options: str = ""  # the server options it was started with (``halt``/``resume`` reuse them)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -146,6 +147,22 @@ class PostgresServer:
         finally:
             engine.dispose()
         return self.url(name)
+
+    def halt(self) -> None:
+        """Stop the server as a crash would (``-m immediate``), keeping its data: ``resume()`` starts it again.
+        For the fault suite: the database disappears under its clients."""
+        done = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop",
+                        timeout=60)
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl stop failed: {done.stdout}{done.stderr}")
+
+    def resume(self) -> None:
+        """Start a ``halt``-ed server again on the same port, with the same options."""
+        done = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                        "-o", self.options, "-w", "-t", "60", "start", timeout=120)
+        if done.returncode != 0:
+            log = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
+            raise PostgresUnavailable(f"pg_ctl start failed: {done.stdout}{done.stderr}{log}")
 
     def stop(self) -> None:
         if self._stopped:
@@ -217,6 +234,7 @@ def start_postgres(base: Path | None = None, *, port: int | None = None) -> Post
             timeout=120,
         )
         if started.returncode == 0:
+            server.options = options
             break
         log = server.logfile.read_text(errors="replace") if server.logfile.exists() else ""
         if "could not bind" in log and tries < 5 and not os.environ.get(PORT_ENV):
