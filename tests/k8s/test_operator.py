@@ -345,7 +345,7 @@ def test_kwok_node_loss_is_retried_and_unschedulable_waits(kwok_site: Site) -> N
                  timeout=60, describe=f"{node} Ready")
         site.operator.config["podDefaults"]["nodeSelector"] = {"diagnostic-operator.io/lost-node": node}
         site.operator.config["podDefaults"]["annotations"] = {
-            "kwok.diagnostic-operator.io/delay": "600s",
+            "kwok.diagnostic-operator.io/outcome": "succeed", "kwok.diagnostic-operator.io/delay": "600s",
             "kwok.diagnostic-operator.io/termination-message.ingest": kwok_success_summary()}
         site.operator.start()
         name = site.apply_execution(infra_spec("node-loss"))
