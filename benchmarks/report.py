@@ -62,14 +62,20 @@ def merge(path: str) -> list[dict[str, Any]]:
     """The run's lines (stamped with run id, time, machine and load) over the latest of every other benchmark."""
     run_id = Path(path).stem
     stamp = {"run": run_id, "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
-    new = [json.loads(line) | stamp for line in Path(path).read_text().splitlines() if line.strip()]
     old = [json.loads(line) for line in LATEST.read_text().splitlines() if line.strip()] if LATEST.is_file() else []
+    stamped = {item["name"]: item for item in old if item.get("run") == run_id}  # a re-render keeps the stamps
+    new = [json.loads(line) | {k: stamped.get(line_name(line), stamp).get(k, v) for k, v in stamp.items()}
+           for line in Path(path).read_text().splitlines() if line.strip()]
     names = {item["name"] for item in new}
     merged = {item["name"]: item for item in old if item["name"] not in names} | {i["name"]: i for i in new}
     order = list(GOALS)
     items = sorted(merged.values(), key=lambda i: order.index(i["name"]) if i["name"] in order else len(order))
     LATEST.write_text("".join(json.dumps(item) + "\n" for item in items))
     return items
+
+
+def line_name(line: str) -> str:
+    return str(json.loads(line)["name"])
 
 
 def render(path: str) -> None:
