@@ -276,7 +276,8 @@ def _delete(docs: list[dict[str, Any]]) -> None:
 OPERATOR_CAN = [  # (verb, resource, subresource): what operator.py and Kopf do
     ("list", f"diagnosticexecutions.{GROUP}", None), ("watch", f"diagnosticexecutions.{GROUP}", None),
     ("patch", f"diagnosticexecutions.{GROUP}", None), ("patch", f"diagnosticexecutions.{GROUP}", "status"),
-    ("create", "jobs.batch", None), ("delete", "jobs.batch", None), ("list", "jobs.batch", None),
+    ("create", "jobs.batch", None), ("delete", "jobs.batch", None), ("get", "jobs.batch", None),
+    ("list", "jobs.batch", None),
     ("watch", "jobs.batch", None), ("list", "pods", None), ("watch", "pods", None), ("create", "events", None),
 ]
 OPERATOR_CANNOT = [

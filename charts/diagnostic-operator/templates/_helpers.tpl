@@ -137,7 +137,7 @@ podDefaults:
   verbs: [patch]
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [list, watch, create, delete]
+  verbs: [get, list, watch, create, delete]  # get: confirm a Job the watch has not shown
 - apiGroups: [""]
   resources: [pods]
   verbs: [list, watch]

@@ -350,7 +350,8 @@ def plan(obs: Observed) -> list[Action]:
     assert record is not None
     if job is None:
         started = parse_time(record.start_time) or obs.now
-        if (obs.now - started).total_seconds() < JOB_CREATION_GRACE_SECONDS:
+        seen = record.job is not None  # the status named the Job: it existed, so now it is gone
+        if not seen and (obs.now - started).total_seconds() < JOB_CREATION_GRACE_SECONDS:
             # Recorded but not seen yet: create it again (a no-op if it exists; deterministic name).
             return [CreateJob(current, _resources_of(record, spec.resources)), Requeue(5)]
         return _conclude(obs, current, record, None, Classification(

@@ -1,14 +1,12 @@
-"""Plan rows found by the fault suite (tests/k8s/test_faults.py) that the plan gets wrong today.
+"""Plan rows found by the fault suite (tests/k8s/test_faults.py).
 
-Each is marked ``xfail(strict=True)``: the unit layer stays green, and the day ``plan`` is fixed the row
-XPASSes and fails, so the mark is removed and the row joins tests/unit/lifecycle/test_plan.py.
+A row the plan gets wrong is marked ``xfail(strict=True)`` until ``plan`` is fixed (then it XPASSes and
+fails, and the mark goes). Fixed so far: a Job deleted by hand soon after it was seen is not re-created.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from diagnostic_operator.lifecycle.plan import CreateJob, Observed, RecordAttemptEnd, iso, plan
 from diagnostic_operator.spec import (
@@ -38,12 +36,6 @@ def seen_running(started_seconds_ago: float) -> DiagnosticExecutionStatus:
     return DiagnosticExecutionStatus(phase=Phase.RUNNING, attempt=1, attempts=[record], reason="Running")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plan.py: a Job that was observed (status.attempts[n].job/pod set) and then deleted by hand less than "
-    "JOB_CREATION_GRACE_SECONDS (60 s) after the attempt started is re-created under the same name "
-    "(CreateJob(1), Requeue(5)) instead of concluding the attempt Infrastructure/JobVanished: the grace meant "
-    "for an informer that has not shown a new Job yet also covers a Job that is gone. Seen on the cluster: "
-    "`kubectl delete job X-a1` 25 s after the start -> operator log 'POST .../jobs 201 Created' for X-a1 again"))
 def test_job_deleted_by_hand_soon_after_it_was_seen_is_not_recreated() -> None:
     obs = Observed(name="gmb", namespace="ns", uid="u-1", generation=1, spec=SPEC, status=seen_running(20),
                    now=NOW, jobs={}, pods={})

@@ -221,7 +221,10 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
             name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
             status=status.model_copy(update={"database_execution_id": execution_id}),
             now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting)
-        return await _execute(runtime, observed, execution_id, plan(observed), body, logger)
+        actions = plan(observed)
+        if await _vanished_job_still_exists(runtime, observed, actions):
+            return 5.0  # the index lags (a busy event loop); the Job is there: look again shortly
+        return await _execute(runtime, observed, execution_id, actions, body, logger)
     except (ApiError, OSError, ConfigurationError) as exc:
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {exc}")
         if deleting:
@@ -255,6 +258,21 @@ async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: st
             output_location=location)
         runtime.db_ids[uid] = allocation.execution_id
     return runtime.db_ids[uid]
+
+
+async def _vanished_job_still_exists(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
+    """The plan concludes "JobVanished" from the Job index alone. Before an attempt is failed for that, ask
+    the API server once: under heavy load the watch can lag the plan's grace period (seen at 500 executions)."""
+    for action in actions:
+        if isinstance(action, RecordAttemptEnd) and action.attempt.reason == "JobVanished":
+            try:
+                await runtime.client.get(Job, job_name(obs.name, action.attempt.number), namespace=obs.namespace)
+            except ApiError as exc:
+                if exc.status.code == 404:
+                    return False
+                raise
+            return True
+    return False
 
 
 async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: list[Action],
