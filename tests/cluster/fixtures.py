@@ -25,6 +25,7 @@ Environment
 
 from __future__ import annotations
 
+import fcntl
 import json as _json
 import os
 import random
@@ -252,6 +253,16 @@ def build_image(
 
 
 _session_state: dict[str, bool] = {}
+
+
+def build_product_images() -> None:
+    """``images/build --load`` (the product and example images, cached by their inputs' hash), serialised by a
+    file lock: parallel test workers (pytest -n) must not build in the same checkout at the same time."""
+    with open(STATE_DIR.parent / "diagnostic-operator-images.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([str(REPO_ROOT / "images" / "build"), "--load"], capture_output=True, text=True,
+                              timeout=3000, env=cluster_env(), check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
 
 
 def ensure_base_image() -> str:

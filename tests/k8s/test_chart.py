@@ -27,6 +27,7 @@ from diagnostic_operator.db.engine import create_engine_for
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from tests.cluster.fixtures import (
     apply,
+    build_product_images,
     cluster_env,
     describe_namespace,
     kubectl,
@@ -364,9 +365,7 @@ def test_cluster_wide_rbac(chart_crds: None, chart_namespaces: Callable[[str], s
 @pytest.fixture(scope="module")
 def product_images(cluster: Any) -> None:
     """diagnostic-operator:0.1.0 and example-diagnostic:0.1, built (cached by input hash) and loaded."""
-    proc = subprocess.run([str(ROOT / "images" / "build"), "--load"], capture_output=True, text=True,
-                          timeout=3000, env=cluster_env(), check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    build_product_images()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the database rows.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
-from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
+from tests.cluster.fixtures import Cluster, apply, build_product_images, kubectl, wait_for
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
@@ -43,9 +42,7 @@ def crd(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def images(cluster: Cluster) -> None:
-    proc = subprocess.run([str(ROOT / "images" / "build"), "--load"], capture_output=True, text=True,
-                          timeout=3000, env=cluster_env(), check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    build_product_images()
 
 
 def make_site(namespace: str, pg_url: str, s3: S3Target, workdir: Path, **config: Any) -> Site:

@@ -35,6 +35,7 @@ from tests.cluster.fixtures import (
     TEST_NODE_TOLERATION,
     apply,
     build_image,
+    build_product_images,
     cluster_env,
     describe_namespace,
     kubectl,
@@ -58,9 +59,7 @@ BARE = "localhost/diagnostic-operator/bare-exit4:test"
 @pytest.fixture(scope="session")
 def images(cluster: Any) -> list[str]:
     """Both images, built (cached by their inputs' hash) and loaded into the real node by images/build."""
-    proc = subprocess.run([str(ROOT / "images" / "build"), "--load"], capture_output=True, text=True,
-                          timeout=3000, env=cluster_env(), check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    build_product_images()
     return [PRODUCT, EXAMPLE]
 
 
