@@ -3,7 +3,7 @@ injected while executions run. Every test asserts the end state in the cluster (
 AND in the database (execution and attempt rows, ingested values, stored objects).
 
 * the operator SIGKILLed at random points during N executions on kwok nodes, restarted each time
-  (``DIAGNOSTIC_OPERATOR_FAULT_EXECUTIONS``, default 30; the issue's 300 by hand; ``..._FAULT_SEED``);
+  (``DIAGNOSTIC_OPERATOR_FAULT_EXECUTIONS``, default 20; the issue's 300 by hand; ``..._FAULT_SEED``);
 * kube-apiserver restarted, etcd restarted and the operator's watch streams cut (a TCP proxy between the
   operator and the apiserver), while executions run: recovered without a restart, no transition missed;
 * PostgreSQL (a private server) stopped during ingest and the S3 endpoint failing (a fault proxy in front of
@@ -336,7 +336,7 @@ def test_operator_sigkilled_at_random_points(kwok_site: Site) -> None:
     """N executions in bursts on kwok (fates: 70 % succeed, 20 % evicted, 10 % fail), the operator SIGKILLed
     every 1.5–6 s and restarted after 0–1 s, until every execution is terminal."""
     site = kwok_site
-    n = int(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_EXECUTIONS", "30"))
+    n = int(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_EXECUTIONS", "20"))
     rng = random.Random(SEED)
     print(f"seed {SEED} (DIAGNOSTIC_OPERATOR_FAULT_SEED), {n} executions (DIAGNOSTIC_OPERATOR_FAULT_EXECUTIONS)")
     driver = FateDriver(site.namespace, random.Random(SEED + 1))
