@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import httpx2 as httpx
 import kopf
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
@@ -28,6 +29,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
@@ -225,8 +227,9 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         if await _vanished_job_still_exists(runtime, observed, actions):
             return 5.0  # the index lags (a busy event loop); the Job is there: look again shortly
         return await _execute(runtime, observed, execution_id, actions, body, logger)
-    except (ApiError, OSError, ConfigurationError) as exc:
-        logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {exc}")
+    except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError) as exc:
+        # the API server or the database is away (restart, network): try again soon, never crash the daemon
+        logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
             raise kopf.TemporaryError(f"cancelling failed, retrying: {exc}", delay=5) from exc
         return 10.0
