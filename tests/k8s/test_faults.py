@@ -513,16 +513,9 @@ def release(site: Site, pod: dict[str, Any]) -> None:
     kubectl("annotate", "pod", pod["metadata"]["name"], "--overwrite", f"{KWOK}/delay=1s", namespace=site.namespace)
 
 
-JOB_RECREATED = (
-    "lifecycle/plan.py: a Job deleted by hand less than JOB_CREATION_GRACE_SECONDS (60 s) after its attempt "
-    "started is re-created under the same name (operator log: a second 'POST .../jobs 201 Created' for X-a1) "
-    "instead of ending the attempt as Infrastructure/JobVanished; the attempt then either re-runs silently or "
-    "ends PodVanished when the old Pod is seen terminating first. Table row: "
-    "tests/unit/lifecycle/test_plan_faults.py::test_job_deleted_by_hand_soon_after_it_was_seen_is_not_recreated")
 
 
-@pytest.mark.parametrize("what", ["pod", pytest.param("job", marks=pytest.mark.xfail(strict=False,
-                                                                                     reason=JOB_RECREATED))])
+@pytest.mark.parametrize("what", ["pod", "job"])
 def test_deleted_by_hand_is_infrastructure_and_retried(kwok_site: Site, what: str) -> None:
     """A running attempt's Pod (or Job) deleted by hand: the attempt is Infrastructure (PodVanished /
     JobVanished), retried on the infrastructure budget, and the retry succeeds."""

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.errors import DatabaseError
 from diagnostic_operator.lifecycle.plan import (
     Action,
     CreateJob,
@@ -227,7 +228,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         if await _vanished_job_still_exists(runtime, observed, actions):
             return 5.0  # the index lags (a busy event loop); the Job is there: look again shortly
         return await _execute(runtime, observed, execution_id, actions, body, logger)
-    except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError) as exc:
+    except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError, DatabaseError) as exc:
         # the API server or the database is away (restart, network): try again soon, never crash the daemon
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
