@@ -114,7 +114,8 @@ def test_success(site: Site) -> None:
     assert site.count("outputs", name) == 6
     # events tell the story
     reasons = site.event_reasons(name)
-    assert reasons[0] == "Accepted" and "Running" in reasons and reasons[-1] == "Succeeded", reasons
+    # (an "Unschedulable" may come first while other tests fill the node; event times have 1 s resolution)
+    assert {"Accepted", "Running"} <= set(reasons) and reasons[-1] == "Succeeded", reasons
 
 
 def memory_limit(job: dict[str, Any]) -> str:
