@@ -26,6 +26,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod
 from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -63,6 +64,8 @@ from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
 from diagnostic_operator.transports.kubernetes.job import build_job
 from diagnostic_operator.transports.kubernetes.names import (
+    ATTEMPT_LABEL,
+    EXECUTION_UID_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     job_name,
@@ -225,8 +228,9 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
             status=status.model_copy(update={"database_execution_id": execution_id}),
             now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting)
         actions = plan(observed)
-        if await _vanished_job_still_exists(runtime, observed, actions):
-            return 5.0  # the index lags (a busy event loop); the Job is there: look again shortly
+        if await _vanished_job_still_exists(runtime, observed, actions) or \
+                await _vanished_pod_still_exists(runtime, observed, actions):
+            return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
         return await _execute(runtime, observed, execution_id, actions, body, logger)
     except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError, DatabaseError) as exc:
         # the API server or the database is away (restart, network): try again soon, never crash the daemon
@@ -276,6 +280,19 @@ async def _vanished_job_still_exists(runtime: Runtime, obs: Observed, actions: l
                     return False
                 raise
             return True
+    return False
+
+
+async def _vanished_pod_still_exists(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
+    """The same for "PodVanished": the Pod watch can re-connect after the Job watch (an API server restart),
+    so a finished Job may be seen before its Pod. List the attempt's Pods once before failing the attempt."""
+    for action in actions:
+        if isinstance(action, RecordAttemptEnd) and action.attempt.reason == "PodVanished":
+            labels: dict[str, Any] = {EXECUTION_UID_LABEL: obs.uid, ATTEMPT_LABEL: str(action.attempt.number)}
+            async for pod in runtime.client.list(Pod, namespace=obs.namespace, labels=labels):
+                if pod.metadata is not None and not pod.metadata.deletionTimestamp:
+                    return True
+            return False
     return False
 
 
