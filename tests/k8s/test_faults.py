@@ -421,6 +421,12 @@ def proxied_kubeconfig(proxy: TcpProxy, path: Path) -> dict[str, str]:
     return env | {"KUBECONFIG": str(path)}
 
 
+#: Longest time from a Pod's end to its execution's conclusion across the restarts. An API server restart takes
+#: ~30 s on this loaded 2-CPU machine and the operator retries failed passes every 10 s; a daemon that crashed
+#: into Kopf's 60 s backoff (the bug this guards against) exceeds it.
+LAG_BOUND = 50
+
+
 def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path) -> None:
     """While executions run: the operator's connections cut (watch streams included), kube-apiserver
@@ -483,9 +489,9 @@ def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: py
             lags[name] = (_t(done_at) - _t(ended[name]))
     worst = sorted(lags.items(), key=lambda kv: -kv[1])[:5]
     print(f"conclusion lag after the last Pod ended: max {worst}")
-    if worst[0][1] >= 25 and "will try again in 60 seconds" in site.operator.log():
+    if worst[0][1] >= LAG_BOUND and "will try again in 60 seconds" in site.operator.log():
         pytest.xfail(f"{DAEMON_CRASHES} (here: concluded {worst[0][1]:.0f}s after the Pod ended: {worst})")
-    assert worst[0][1] < 25, f"an execution concluded {worst[0][1]:.0f}s after its Pod ended: {worst}"
+    assert worst[0][1] < LAG_BOUND, f"an execution concluded {worst[0][1]:.0f}s after its Pod ended: {worst}"
 
 
 def _t(text: str) -> float:
