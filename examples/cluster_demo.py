@@ -16,7 +16,14 @@ from pathlib import Path
 
 import yaml
 from tests.cluster.fixtures import apply, kubectl
-from tests.k8s.operator_harness import TERMINAL, OperatorProcess, apply_crd, site_config, write_secret
+from tests.k8s.operator_harness import (
+    TERMINAL,
+    OperatorProcess,
+    apply_crd,
+    release_finalizers,
+    site_config,
+    write_secret,
+)
 from tests.services.postgres import start_postgres
 from tests.services.s3 import S3Target, start_s3_server
 
@@ -69,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         operator.stop()
         s3.stop()
         postgres.stop()
-        # the operator's finalizer would keep the executions once it is gone: release them
-        for name in names:
-            kubectl("patch", "dx", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                    namespace=NAMESPACE, check=False)
+        release_finalizers(NAMESPACE)  # the operator's finalizer would keep the executions once it is gone
     return 0
 
 

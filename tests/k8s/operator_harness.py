@@ -219,6 +219,13 @@ class Site:
         return f"{describe_namespace(self.namespace)}\n--- operator log (tail)\n{tail}"
 
 
+def release_finalizers(namespace: str) -> None:
+    """With no operator left to run the delete handler, let the namespace's executions go."""
+    for item in (kubectl("get", "dx", namespace=namespace, json=True, check=False) or {}).get("items", []):
+        kubectl("patch", "dx", item["metadata"]["name"], "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                namespace=namespace, check=False)
+
+
 def wait_gone(kind: str, name: str, namespace: str, timeout: float = 90) -> None:
     wait_for(lambda: kubectl("get", kind, name, namespace=namespace, check=False, json=True) is None,
              timeout=timeout, describe=f"{kind}/{name} to be gone")

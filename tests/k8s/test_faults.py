@@ -652,6 +652,18 @@ def test_database_down_during_ingest_within_the_budget(publish_site: tuple[Site,
     check_published_once(site, name)
 
 
+def assert_publish_failed_then_retried(site: Site, name: str, ingest: dict[str, Any]) -> None:
+    """The sidecar gave up (exit 1): attempt 1 is Infrastructure/PublishFailed, attempt 2 succeeds, and the
+    results are in the database and the store exactly once."""
+    assert ingest.get("exitCode") == 1, ingest
+    status = site.wait_phase(name, timeout=180)
+    assert status["phase"] == "Succeeded", status
+    assert [(a["failureClass"], a["reason"]) for a in status["attempts"]] == [
+        ("Infrastructure", "PublishFailed"), ("Success", "Succeeded")], status["attempts"]
+    check_end_state(site, [name], {name: ["Infrastructure", "Success"]})
+    check_published_once(site, name)
+
+
 def test_database_down_beyond_the_budget(publish_site: tuple[Site, HttpFaultProxy, PostgresServer]) -> None:
     """PostgreSQL stays down until the sidecar gave up (and a little longer, so the operator meets it down
     too): attempt 1 is Infrastructure (PublishFailed) with nothing ingested; attempt 2 succeeds."""
@@ -664,13 +676,7 @@ def test_database_down_beyond_the_budget(publish_site: tuple[Site, HttpFaultProx
         time.sleep(3)
     finally:
         pg.resume()
-    assert ingest.get("exitCode") == 1, ingest
-    status = site.wait_phase(name, timeout=180)
-    assert status["phase"] == "Succeeded", status
-    assert [(a["failureClass"], a["reason"]) for a in status["attempts"]] == [
-        ("Infrastructure", "PublishFailed"), ("Success", "Succeeded")], status["attempts"]
-    check_end_state(site, [name], {name: ["Infrastructure", "Success"]})
-    check_published_once(site, name)
+    assert_publish_failed_then_retried(site, name, ingest)
 
 
 def test_store_errors_and_slowness_within_the_budget(publish_site: tuple[Site, HttpFaultProxy,
@@ -709,10 +715,4 @@ def test_store_down_beyond_the_budget(publish_site: tuple[Site, HttpFaultProxy, 
         ingest = pod_of(site, name, 1, "ingest", "terminated", timeout=180)
     finally:
         proxy.heal()
-    assert ingest.get("exitCode") == 1, ingest
-    status = site.wait_phase(name, timeout=180)
-    assert status["phase"] == "Succeeded", status
-    assert [(a["failureClass"], a["reason"]) for a in status["attempts"]] == [
-        ("Infrastructure", "PublishFailed"), ("Success", "Succeeded")], status["attempts"]
-    check_end_state(site, [name], {name: ["Infrastructure", "Success"]})
-    check_published_once(site, name)
+    assert_publish_failed_then_retried(site, name, ingest)

@@ -24,6 +24,7 @@ from tests.k8s.operator_harness import (
     Site,
     apply_crd,
     free_port,
+    release_finalizers,
     site_config,
     wait_gone,
     write_secret,
@@ -63,13 +64,6 @@ def site(crd: None, images: None, namespace: str, pg_url: str, s3_store_url: S3T
         s.engine.dispose()
         release_finalizers(namespace)
         print(s.operator.log()[-8000:])
-
-
-def release_finalizers(namespace: str) -> None:
-    """With no operator left to run the delete handler, let the namespace's executions go."""
-    for item in (kubectl("get", "dx", namespace=namespace, json=True, check=False) or {}).get("items", []):
-        kubectl("patch", "dx", item["metadata"]["name"], "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                namespace=namespace, check=False)
 
 
 def example(name: str) -> dict[str, Any]:

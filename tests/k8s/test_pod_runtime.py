@@ -9,7 +9,6 @@ are allocated first with ``db.repository``, as the operator would.
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import textwrap
 import time
@@ -42,6 +41,7 @@ from tests.cluster.fixtures import (
     pod_logs,
     wait_for,
 )
+from tests.k8s.operator_harness import write_secret
 from tests.services.postgres import free_port
 from tests.services.s3 import S3Target
 
@@ -99,9 +99,7 @@ class Site:
             **changes})
 
     def secret(self, name: str, db_url: str) -> None:
-        data = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": db_url, **self.s3.env}
-        apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
-               "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}, namespace=self.namespace)
+        write_secret(self.namespace, db_url, self.s3, name)
 
 
 @pytest.fixture

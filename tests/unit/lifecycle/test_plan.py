@@ -113,6 +113,14 @@ def test_recorded_attempt_whose_job_is_not_visible_yet_is_created_again_idempote
     assert kinds(plan(obs(status.model_copy(update={"attempts": [fresh]}))))[:1] == ["CreateJob"]
 
 
+def test_job_deleted_by_hand_soon_after_it_was_seen_is_not_recreated() -> None:
+    """Found by the fault suite: the creation grace covers a Job not seen yet, not one the status names."""
+    actions = plan(obs(started(at=NOW - timedelta(seconds=20))))
+    assert not any(isinstance(a, CreateJob) for a in actions), actions
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason, end.decision) == (FailureClass.INFRASTRUCTURE, "JobVanished", Decision.RETRY)
+
+
 def test_job_deleted_by_hand_is_an_infrastructure_failure_and_retried() -> None:
     actions = plan(obs(started()))
     end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt

@@ -228,8 +228,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
             status=status.model_copy(update={"database_execution_id": execution_id}),
             now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting)
         actions = plan(observed)
-        if await _vanished_job_still_exists(runtime, observed, actions) or \
-                await _vanished_pod_still_exists(runtime, observed, actions):
+        if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
         return await _execute(runtime, observed, execution_id, actions, body, logger)
     except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError, DatabaseError) as exc:
@@ -268,31 +267,27 @@ async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: st
     return runtime.db_ids[uid]
 
 
-async def _vanished_job_still_exists(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
-    """The plan concludes "JobVanished" from the Job index alone. Before an attempt is failed for that, ask
-    the API server once: under heavy load the watch can lag the plan's grace period (seen at 500 executions)."""
+async def _vanished_but_there(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
+    """The plan concludes "JobVanished" / "PodVanished" from the indices alone. Before an attempt is failed for
+    that, ask the API server once: the watch can lag under load (seen at 500 executions), and after an API
+    server restart the Job watch can deliver a finished Job before the Pod watch re-connects."""
     for action in actions:
-        if isinstance(action, RecordAttemptEnd) and action.attempt.reason == "JobVanished":
+        if not isinstance(action, RecordAttemptEnd):
+            continue
+        number = action.attempt.number
+        if action.attempt.reason == "JobVanished":
             try:
-                await runtime.client.get(Job, job_name(obs.name, action.attempt.number), namespace=obs.namespace)
+                await runtime.client.get(Job, job_name(obs.name, number), namespace=obs.namespace)
             except ApiError as exc:
                 if exc.status.code == 404:
                     return False
                 raise
             return True
-    return False
-
-
-async def _vanished_pod_still_exists(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
-    """The same for "PodVanished": the Pod watch can re-connect after the Job watch (an API server restart),
-    so a finished Job may be seen before its Pod. List the attempt's Pods once before failing the attempt."""
-    for action in actions:
-        if isinstance(action, RecordAttemptEnd) and action.attempt.reason == "PodVanished":
-            labels: dict[str, Any] = {EXECUTION_UID_LABEL: obs.uid, ATTEMPT_LABEL: str(action.attempt.number)}
+        if action.attempt.reason == "PodVanished":
+            labels: dict[str, Any] = {EXECUTION_UID_LABEL: obs.uid, ATTEMPT_LABEL: str(number)}
             async for pod in runtime.client.list(Pod, namespace=obs.namespace, labels=labels):
                 if pod.metadata is not None and not pod.metadata.deletionTimestamp:
                     return True
-            return False
     return False
 
 
