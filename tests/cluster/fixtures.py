@@ -255,6 +255,17 @@ def build_image(
 _session_state: dict[str, bool] = {}
 
 
+def apply_crds(path: str | Path, *names: str) -> None:
+    """Apply CRD file(s) server-side and wait until ``names`` are Established. Serialised by a file lock:
+    parallel workers applying the same cluster-scoped CRD at once would race (AlreadyExists)."""
+    with open(STATE_DIR.parent / "diagnostic-operator-crds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=diagnostic-operator-tests",
+                "-f", str(path))
+    for name in names:
+        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s", timeout=90)
+
+
 def build_product_images() -> None:
     """``images/build --load`` (the product and example images, cached by their inputs' hash), serialised by a
     file lock: parallel test workers (pytest -n) must not build in the same checkout at the same time."""

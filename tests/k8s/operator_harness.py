@@ -28,6 +28,7 @@ from tests.cluster.fixtures import (
     REAL_NODE_SELECTOR,
     TEST_NODE_TOLERATION,
     apply,
+    apply_crds,
     cluster_env,
     describe_namespace,
     kubectl,
@@ -50,9 +51,7 @@ def free_port() -> int:
 
 
 def apply_crd() -> None:
-    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=diagnostic-operator-tests",
-            "-f", str(CRD_FILE))
-    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90)
+    apply_crds(CRD_FILE, CRD_NAME)
 
 
 def site_config(s3: S3Target, *, node: str = "real", **changes: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from diagnostic_operator.db.engine import create_engine_for
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from tests.cluster.fixtures import (
     apply,
+    apply_crds,
     build_product_images,
     cluster_env,
     describe_namespace,
@@ -102,10 +103,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def chart_crds(cluster: Any) -> None:
     """The chart's CRDs (the product's and Kopf's peering CRDs), as `helm install` would create them."""
-    kubectl("apply", "-f", str(CHART / "crds"))
-    for name in ("diagnosticexecutions.diagnostic-operator.io", "kopfpeerings.kopf.dev",
-                 "clusterkopfpeerings.kopf.dev"):
-        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    apply_crds(CHART / "crds", "diagnosticexecutions.diagnostic-operator.io", "kopfpeerings.kopf.dev",
+               "clusterkopfpeerings.kopf.dev")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from diagnostic_operator.manifest import ManifestError, parse_manifest
-from tests.cluster.fixtures import Cluster, KubectlError, kubectl, wait_for
+from tests.cluster.fixtures import Cluster, KubectlError, apply_crds, kubectl, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -40,9 +40,7 @@ MINIMAL: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> Iterator[str]:
     """The CRD, applied server-side (it is cluster-scoped and shared; the same generated file for everyone)."""
-    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=diagnostic-operator-tests",
-            "-f", str(CRD_FILE))
-    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90)
+    apply_crds(CRD_FILE, CRD_NAME)
     yield CRD_NAME
 
 
