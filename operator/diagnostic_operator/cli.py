@@ -194,6 +194,7 @@ def run_operator(
     if log_format not in formats:
         raise fail(f"--log-format: {log_format!r} is not one of {', '.join(formats)}")
     kopf.configure(verbose=verbose, log_format=formats[log_format])
+    kopf_operator.quiet_routine_logs(verbose)
     settings = Settings.resolve(database, store)
     kopf_operator.configure(settings, operator_config)
     if metrics_port:

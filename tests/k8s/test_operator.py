@@ -182,13 +182,15 @@ def test_wall_clock_timeout(site: Site) -> None:
 def test_missing_image_fails_after_pending_timeout(site: Site) -> None:
     spec = example("global-mean-bias.yaml")
     spec["metadata"]["name"] = "no-such-image"
-    name = site.apply_execution(spec, image="example-diagnostic:does-not-exist", pendingTimeout="20s")
+    name = site.apply_execution(spec, image="example-diagnostic:does-not-exist", pendingTimeout="30s")
     pending = site.wait_phase(name, ("Pending",), timeout=60)
     assert pending["attempt"] == 1
-    waiting = wait_for(lambda: (s := site.status(name)).get("reason") in ("ErrImageNeverPull", "ErrImagePull",
-                                                                           "ImagePullBackOff") and s,
-                       timeout=60, describe="the status to name the image problem", diagnostics=site.diagnostics)
-    assert "pendingTimeout" in waiting["message"]
+    # the wait is announced once, as a Warning naming the deadline (the status says the same while it lasts,
+    # but a slow node can report the pull error so late that the status is already final when we look)
+    image_reasons = ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff")
+    warning = wait_for(lambda: next((e for e in site.events(name) if e["reason"] in image_reasons), None),
+                       timeout=90, describe="a Warning naming the image problem", diagnostics=site.diagnostics)
+    assert warning["type"] == "Warning" and "pendingTimeout 30s" in warning["message"], warning
     status = site.wait_phase(name, timeout=120)
     assert (status["phase"], status["failureClass"]) == ("Failed", "Configuration"), status
     assert status["reason"] in ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff")
@@ -397,7 +399,7 @@ def test_no_secret_in_status_events_or_operator_logs(crd: None, images: None, na
         for where, text_ in texts.items():
             assert password not in text_, where
             assert secret_key not in text_, where
-        assert site.operator.log().count("HTTP Request") > 0, "the log is not empty"
+        assert site.operator.log().count("Accepted: Attempt 1 started") >= 2, "the log is not empty"
     finally:
         site.operator.stop()
         site.engine.dispose()

@@ -106,6 +106,14 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
+def pool_size_for(url: str | URL, threads: int) -> dict[str, int]:
+    """Engine options for ``threads`` concurrent callers: a PostgreSQL pool that holds a connection for each
+    (SQLite keeps its own per-thread pool: nothing to size)."""
+    if normalize_url(url).drivername.startswith("sqlite"):
+        return {}
+    return {"pool_size": threads, "max_overflow": 4}
+
+
 def engine_for(url: str | URL) -> Engine:
     """A process-wide shared engine for ``url`` (created on first use)."""
     key = normalize_url(url).render_as_string(hide_password=False)

@@ -59,6 +59,7 @@ _CHUNK = 1000  # rows per multi-VALUES statement (well under both databases' par
 
 __all__ = [
     "Allocation",
+    "AttemptStart",
     "ExecutionDetail",
     "ExecutionSummary",
     "GroupInfo",
@@ -85,6 +86,15 @@ class Allocation:
     group_id: int
     execution_id: int
     created: bool = False  # a new execution row was made by this call
+    first_attempt_id: int | None = None  # attempt 1's row, when asked for and made by this call
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStart:
+    """Attempt 1 of a new execution, recorded in the execution's own transaction (``allocate_execution``)."""
+
+    resources: AttemptResources
+    job: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,34 +279,30 @@ def allocate_execution(
     uid: str,
     spec: DiagnosticExecutionSpec,
     output_location: str,
+    first_attempt: AttemptStart | None = None,
 ) -> Allocation:
     """Get or create the group (provider, slug, group key) and the execution (by ``uid``).
 
-    A newly allocated execution marks its group dirty. Calling it again returns the same ids.
+    A newly allocated execution marks its group dirty. Calling it again returns the same ids. With
+    ``first_attempt``, a new execution gets attempt 1's row in the same transaction (the operator's first
+    Job then needs no second round trip); an execution that exists already is returned as it is.
+    Four statements for a new execution (the operator makes one per execution arriving: it is on the
+    creation-to-Job path).
     """
     d = spec.diagnostic
     with _translate(engine, f"allocating execution {namespace}/{name}"), engine.begin() as conn:
         existing = conn.execute(select(Execution.id, Execution.group_id).where(Execution.uid == uid)).first()
         if existing is not None:
             return Allocation(group_id=existing.group_id, execution_id=existing.id)
-        conn.execute(
-            _insert(conn, ExecutionGroup)
-            .values(
-                provider=d.provider,
-                slug=d.slug,
-                diagnostic_version=d.version,
-                group_key=spec.group_key,
-                dirty=True,
-            )
-            .on_conflict_do_nothing(index_elements=["provider", "slug", "group_key"])
-        )
+        upsert = _insert(conn, ExecutionGroup).values(
+            provider=d.provider, slug=d.slug, diagnostic_version=d.version, group_key=spec.group_key, dirty=True)
         group_id = conn.execute(
-            select(ExecutionGroup.id).where(
-                ExecutionGroup.provider == d.provider,
-                ExecutionGroup.slug == d.slug,
-                ExecutionGroup.group_key == spec.group_key,
-            )
+            upsert.on_conflict_do_update(
+                index_elements=["provider", "slug", "group_key"],
+                set_={"dirty": True, "diagnostic_version": d.version, "updated_at": _now()},
+            ).returning(ExecutionGroup.id)
         ).scalar_one()
+        now = _now()
         created = conn.execute(
             _insert(conn, Execution)
             .values(
@@ -308,8 +314,8 @@ def allocate_execution(
                 phase=Phase.PENDING.value,
                 output_location=output_location,
                 spec=spec.model_dump(mode="json", by_alias=True, exclude_defaults=False),
-                attempt_count=0,
-                created_at=_now(),
+                attempt_count=0 if first_attempt is None else 1,
+                created_at=now,
             )
             .on_conflict_do_nothing(index_elements=["uid"])
             .returning(Execution.id)
@@ -317,12 +323,16 @@ def allocate_execution(
         if created is None:  # a concurrent caller made it first
             row = conn.execute(select(Execution.id, Execution.group_id).where(Execution.uid == uid)).one()
             return Allocation(group_id=row.group_id, execution_id=row.id)
-        conn.execute(
-            update(ExecutionGroup)
-            .where(ExecutionGroup.id == group_id)
-            .values(dirty=True, diagnostic_version=d.version, updated_at=_now())
-        )
-        return Allocation(group_id=group_id, execution_id=created, created=True)
+        attempt_id = None
+        if first_attempt is not None:
+            r = first_attempt.resources
+            attempt_id = conn.execute(
+                _insert(conn, Attempt)
+                .values(execution_id=created, number=1, job=first_attempt.job, requested_memory=r.memory,
+                        requested_cpu=r.cpu, requested_wall_clock=r.wall_clock, created_at=now)
+                .returning(Attempt.id)
+            ).scalar_one()
+        return Allocation(group_id=group_id, execution_id=created, created=True, first_attempt_id=attempt_id)
 
 
 def record_attempt_start(

@@ -402,7 +402,8 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     elif pod is None or pod.phase == "Pending":
         phase = Phase.PENDING
         if ev.unschedulable:
-            reason, message = "Unschedulable", f"No node can run the attempt yet: {pod.message if pod else ''}"
+            reason = "Unschedulable"
+            message = f"No node can run the attempt yet: {(pod.message if pod else None) or 'not scheduled'}"
         elif ev.waiting_reason:
             timeout = parse_duration(obs.spec.pending_timeout)
             reason = ev.waiting_reason
@@ -422,6 +423,8 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
         actions.append(Emit("Normal", "Running", message))
     if reason == "Unschedulable" and obs.status.reason != "Unschedulable":
         actions.append(Emit("Warning", "Unschedulable", message))
+    if ev.waiting_reason and reason == ev.waiting_reason and obs.status.reason != reason:
+        actions.append(Emit("Warning", reason, message))
     new_status = _status(obs, **changes)
     if _differs(new_status, obs.status):
         actions.append(SetStatus(new_status))

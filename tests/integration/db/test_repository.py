@@ -60,6 +60,24 @@ def test_new_execution_marks_group_dirty_again(db_engine: Engine) -> None:
     assert _dirty(db_engine, first.group_id)
 
 
+def test_allocate_with_the_first_attempt_is_one_transaction_and_replays(db_engine: Engine) -> None:
+    first = repo.allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
+                                    output_location="s3://b/p", first_attempt=repo.AttemptStart(RES, job="gmst-1-a1"))
+    assert first.created and first.first_attempt_id is not None
+    # the operator later asks for attempt 1 by number (a replay after a restart): the same row, filled in
+    again = repo.record_attempt_start(db_engine, first.execution_id, 1, resources=RES, job="gmst-1-a1", pod="p")
+    assert again == first.first_attempt_id
+    replay = repo.allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
+                                     output_location="s3://b/p", first_attempt=repo.AttemptStart(RES))
+    assert (replay.created, replay.first_attempt_id, replay.execution_id) == (False, None, first.execution_id)
+    detail = repo.get_execution(db_engine, str(first.execution_id))
+    assert detail is not None and detail.attempt_count == 1
+    [attempt] = detail.attempts
+    assert attempt.resources is not None
+    assert (attempt.number, attempt.job, attempt.pod, attempt.resources.memory) == (1, "gmst-1-a1", "p", "4Gi")
+    assert _dirty(db_engine, first.group_id)
+
+
 def test_attempts_are_get_or_create_and_fill_in(db_engine: Engine) -> None:
     a = _allocate(db_engine)
     one = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="gmst-1-a1")

@@ -170,6 +170,10 @@ def test_image_pull_error_waits_then_fails_after_pending_timeout() -> None:
     early = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - timedelta(minutes=2)), runner=waiting)]}
     actions = plan(obs(started(), jobs=job(1, active=1), pods=early))
     assert status_of(actions).reason == "ErrImagePull" and "pendingTimeout" in status_of(actions).message
+    [warning] = [a for a in actions if isinstance(a, Emit)]
+    assert (warning.type, warning.reason) == ("Warning", "ErrImagePull") and "pendingTimeout" in warning.message
+    already = plan(obs(status_of(actions), jobs=job(1, active=1), pods=early))
+    assert not any(isinstance(a, Emit) for a in already), "one warning when the wait starts, not one per pass"
     late = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - timedelta(minutes=11)), runner=waiting)]}
     actions = plan(obs(started(), jobs=job(1, active=1), pods=late))
     assert any(isinstance(a, DeleteJob) for a in actions)
@@ -186,6 +190,13 @@ def test_unschedulable_keeps_waiting_past_the_pending_timeout() -> None:
     actions = plan(obs(started(), jobs=job(1, active=1), pods=pending))
     assert status_of(actions).reason == "Unschedulable"
     assert not any(isinstance(a, Finish | DeleteJob) for a in actions)
+
+
+def test_unschedulable_without_a_scheduler_message_says_so() -> None:
+    pending = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW),
+                           conditions={"PodScheduled": ("False", "Unschedulable", "")})]}
+    message = status_of(plan(obs(started(), jobs=job(1, active=1), pods=pending))).message
+    assert "None" not in message and message.endswith("not scheduled")
 
 
 def test_eviction_is_retried_on_the_infrastructure_budget() -> None:

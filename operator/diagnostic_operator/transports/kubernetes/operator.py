@@ -9,9 +9,9 @@ Database calls run in threads; Kubernetes calls use lightkube's async client: no
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import time
@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from diagnostic_operator.db import repository
-from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.engine import create_engine_for, pool_size_for, upgrade
 from diagnostic_operator.db.errors import DatabaseError
 from diagnostic_operator.lifecycle.plan import (
     Action,
@@ -75,6 +75,7 @@ from diagnostic_operator.transports.kubernetes.observe import execution_uid, job
 DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION, KIND, PLURAL)
 OURS = {MANAGED_BY_LABEL: MANAGED_BY}
 MAX_SLEEP = 60.0
+DB_THREADS = 16
 log = logging.getLogger("diagnostic_operator.operator")
 
 
@@ -88,6 +89,9 @@ class Runtime:
     client: AsyncClient
     wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     db_ids: dict[str, int] = field(default_factory=dict)
+    #: Attempt rows made together with their execution (attempt 1, one transaction): CreateJob needs no
+    #: second database call. Popped when used.
+    first_attempt_ids: dict[str, int] = field(default_factory=dict)
     #: The last status this process wrote per execution, with the resourceVersion the write produced. The
     #: daemon's ``body`` follows the watch and can lag our own write by a moment; planning on the older status
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
@@ -116,6 +120,24 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return memo["runtime"]  # type: ignore[no-any-return]
 
 
+class _DropRoutine(logging.Filter):
+    """Drops Kopf's "Handler 'wake' succeeded." (one line per Job/Pod event: thousands, saying nothing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and record.getMessage() == "Handler 'wake' succeeded.")
+
+
+def quiet_routine_logs(verbose: bool) -> None:
+    """Log what tells the story (our transitions, Kopf's warnings and errors), not every HTTP request and
+    every wake-up; ``--verbose`` shows them all again. The JSON formatting of those lines was measurable CPU."""
+    if verbose:
+        return
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropRoutine())
+
+
 # ---------------------------------------------------------------------------------------------- set-up
 
 
@@ -132,8 +154,14 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
+        # Database calls run in the loop's default executor (asyncio.to_thread): size it, and the connection
+        # pool, for a burst of new executions (the default, cpu+4 threads, queued them: each call is mostly
+        # waiting on the database, not CPU).
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="db"))
         await asyncio.to_thread(upgrade, site.database_url)
-        memo["runtime"] = Runtime(site, config, create_engine_for(site.database_url), AsyncClient())
+        engine = create_engine_for(site.database_url, **pool_size_for(site.database_url, DB_THREADS))
+        memo["runtime"] = Runtime(site, config, engine, AsyncClient())
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -159,21 +187,26 @@ def login(settings: kopf.OperatorSettings, **kwargs: Any) -> kopf.ConnectionInfo
 # ---------------------------------------------------------------------------------------------- indices
 
 
+# These three run for every Job and Pod event. They are ``async`` on purpose: Kopf runs a plain ``def`` handler
+# in its thread pool, three thread hops per event, which at 500 executions arriving at once queued behind one
+# another and behind the database calls (benchmarks/operator_scale).
+
+
 @kopf.index("batch", "v1", "jobs", labels=OURS)
-def execution_jobs(body: kopf.Body, **_: Any) -> dict[str, JobView] | None:
+async def execution_jobs(body: kopf.Body, **_: Any) -> dict[str, JobView] | None:
     uid, view = execution_uid(body), job_view(body)
     return {uid: view} if uid and view else None
 
 
 @kopf.index("", "v1", "pods", labels=OURS)
-def execution_pods(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
+async def execution_pods(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     uid, view = execution_uid(body), pod_view(body)
     return {uid: view} if uid and view else None
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)
 @kopf.on.event("", "v1", "pods", labels=OURS)
-def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A Job or Pod of an execution changed: wake that execution's daemon."""
     uid = execution_uid(body)
     runtime = memo.get("runtime")
@@ -222,7 +255,8 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
     if status.phase.terminal and not any(not j.finished for j in jobs.values()):
         return None
     try:
-        execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec)
+        new = not (status.attempts or jobs or deleting or spec.cancel)  # the plan will start attempt 1
+        execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec, new=new)
         observed = Observed(
             name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
             status=status.model_copy(update={"database_execution_id": execution_id}),
@@ -246,24 +280,39 @@ def _group(pods: Any) -> dict[int, list[PodView]]:
     return dict(grouped)
 
 
-@functools.lru_cache(maxsize=32)
+_STORES: dict[str, ObjectStore] = {}
+
+
 def _store(url: str) -> ObjectStore:
     """One store object per URL, kept: building one (a boto3 session and S3 client: botocore's JSON models are
     loaded again) takes ~0.2 s of CPU. Once per execution, on the event loop, that was half of the operator's
-    CPU with 500 executions arriving at once, and the loop fell minutes behind (benchmarks/operator_scale)."""
-    return open_store(url)
+    CPU with 500 executions arriving at once, and the loop fell minutes behind (benchmarks/operator_scale).
+    Built in a thread the first time; later calls find it in ``_STORES`` without leaving the loop."""
+    if url not in _STORES:
+        _STORES[url] = open_store(url)
+    return _STORES[url]
 
 
 async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: str,
-                            spec: DiagnosticExecutionSpec) -> int:
+                            spec: DiagnosticExecutionSpec, new: bool) -> int:
+    """The execution's database id (allocated on first sight). For a ``new`` execution (no attempt in its
+    status yet) attempt 1's row is made in the same transaction: the plan's first action is its Job."""
     if uid not in runtime.db_ids:
         store_url = spec.output.store or runtime.config.default_store or runtime.settings.store_url
-        store = await asyncio.to_thread(_store, store_url)  # off the event loop: the first one is slow
+        store = _STORES.get(store_url)
+        if store is None:
+            store = await asyncio.to_thread(_store, store_url)
         location = store.uri(execution_prefix(namespace, name, uid))
+        first = repository.AttemptStart(
+            resources=AttemptResources(memory=spec.resources.memory, cpu=spec.resources.cpu,
+                                       wall_clock=spec.resources.wall_clock),
+            job=job_name(name, 1)) if new else None
         allocation = await asyncio.to_thread(
             repository.allocate_execution, runtime.engine, namespace=namespace, name=name, uid=uid, spec=spec,
-            output_location=location)
+            output_location=location, first_attempt=first)
         runtime.db_ids[uid] = allocation.execution_id
+        if allocation.first_attempt_id is not None:
+            runtime.first_attempt_ids[uid] = allocation.first_attempt_id
     return runtime.db_ids[uid]
 
 
@@ -298,7 +347,8 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
     for action in actions:
         match action:
             case CreateJob(attempt=number, resources=resources):
-                attempt_id = await asyncio.to_thread(
+                made = runtime.first_attempt_ids.pop(obs.uid, None) if number == 1 else None
+                attempt_id = made if made is not None else await asyncio.to_thread(
                     repository.record_attempt_start, runtime.engine, execution_id, number,
                     resources=AttemptResources(memory=resources.memory, cpu=resources.cpu,
                                                wall_clock=resources.wall_clock),
@@ -367,4 +417,5 @@ async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     runtime.phases.forget(uid)
     runtime.written.pop(uid, None)
     runtime.db_ids.pop(uid, None)
+    runtime.first_attempt_ids.pop(uid, None)
     runtime.wakeups.pop(uid, None)
