@@ -30,18 +30,22 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     memo["client"] = AsyncClient()
 
 
-@kopf.on.create("diagnostic-operator.io", "v1alpha1", "diagnosticexecutions")  # type: ignore[arg-type]
-async def create_job(body: kopf.Body, name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+def job_manifest(name: str, image: str, command: list[str], pod: dict[str, Any]) -> dict[str, Any]:
+    """The one Job of execution ``name`` (also what benchmarks/scale.py's direct client loop creates)."""
     labels = {"diagnostic-operator.io/execution": name}
-    job: dict[str, Any] = {
+    return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"{name}-a1", "labels": labels},
         "spec": {"backoffLimit": 0, "template": {
-            "metadata": {"labels": labels, "annotations": POD.get("annotations", {})},
-            "spec": {"restartPolicy": "Never", "nodeSelector": POD.get("nodeSelector", {}),
-                     "tolerations": POD.get("tolerations", []),
-                     "containers": [{"name": "runner", "image": body["spec"]["image"],
-                                     "command": list(body["spec"]["command"])}]}}},
+            "metadata": {"labels": labels, "annotations": pod.get("annotations", {})},
+            "spec": {"restartPolicy": "Never", "nodeSelector": pod.get("nodeSelector", {}),
+                     "tolerations": pod.get("tolerations", []),
+                     "containers": [{"name": "runner", "image": image, "command": list(command)}]}}},
     }
+
+
+@kopf.on.create("diagnostic-operator.io", "v1alpha1", "diagnosticexecutions")  # type: ignore[arg-type]
+async def create_job(body: kopf.Body, name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    job = job_manifest(name, body["spec"]["image"], list(body["spec"]["command"]), POD)
     kopf.adopt(job, owner=body)
     try:
         await memo["client"].create(Job.from_dict(job), namespace=namespace)

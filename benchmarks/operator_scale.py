@@ -102,21 +102,24 @@ def load() -> float:
 class PrivateKwok:
     """A kwok process of our own managing fake nodes of our own (the shared kwok never sees them)."""
 
-    def __init__(self, workdir: Path, nodes: int, run: str) -> None:
-        self.names = [f"bench-kwok-{run}-{i}" for i in range(nodes)]
+    def __init__(self, workdir: Path, nodes: int, run: str, *, stages: Path = ROOT / "tests/cluster/kwok/stages.yaml",
+                 node_kind: str = BENCH_NODE_KIND, prefix: str = "bench-kwok", cidr: str = "10.216.0.0/16") -> None:
+        """``stages``, ``node_kind``, ``prefix`` and ``cidr``: benchmarks/scale.py runs its own kwok (own stages,
+        own node label) next to this one without either managing the other's nodes."""
+        self.names = [f"{prefix}-{run}-{i}" for i in range(nodes)]
         self.log_path = workdir / "kwok.log"
         env = cluster_env()
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
-                ["kwok", "--kubeconfig", env["KUBECONFIG"], "--config", str(ROOT / "tests/cluster/kwok/stages.yaml"),
-                 "--manage-nodes-with-label-selector", f"{NODE_KIND_LABEL}={BENCH_NODE_KIND}",
-                 "--node-lease-duration-seconds", "40", "--cidr", "10.216.0.0/16", "--node-ip", "10.213.0.3"],
+                ["kwok", "--kubeconfig", env["KUBECONFIG"], "--config", str(stages),
+                 "--manage-nodes-with-label-selector", f"{NODE_KIND_LABEL}={node_kind}",
+                 "--node-lease-duration-seconds", "40", "--cidr", cidr, "--node-ip", "10.213.0.3"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         nodes_doc = {"apiVersion": "v1", "kind": "List", "items": [{
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
                          "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok",
-                                    NODE_KIND_LABEL: BENCH_NODE_KIND}},
+                                    NODE_KIND_LABEL: node_kind}},
             "spec": {"taints": [{"key": TEST_NODE_TAINT_KEY, "value": "kwok", "effect": "NoSchedule"}]}}
             for name in self.names]}
         kubectl("apply", "-f", "-", input=json.dumps(nodes_doc))

@@ -22,6 +22,9 @@ GOALS = {
     "publish": "publishing 1,000 files (1 GB) reaches ≥ 80 % of a plain boto3 upload loop's throughput (issue 5)",
     "operator_scale": "500 executions at once (kwok): our p99 creation→Job ≤ 1.5× a minimal Kopf operator's, "
                       "operator RSS < 250 MB (issue 4)",
+    "scale": "N executions in bursts with a mix of outcomes (kwok): our Job-creation rate ≥ 80 % of a direct client "
+             "loop's, p99 creation→Job ≤ 1.5× the minimal Kopf operator's, every execution ends as the mix says, "
+             "RSS grows less than linearly with live executions (issue 7)",
 }
 LATEST = Path(__file__).with_name("latest.jsonl")
 
@@ -101,7 +104,7 @@ def render(path: str) -> None:
         details += ["", f"## {item['name']}", "",
                     f"Run `{item.get('run', '?')}`, written {item.get('written', '?')}; {item.get('machine', '?')}.",
                     "", f"Command: `{item['command']}` ({item['seconds']} s).", ""]
-        if isinstance(result.get("plot"), str):
+        if isinstance(result.get("plot"), str) and Path(result["plot"]).is_relative_to("docs"):
             details += [f"![{item['name']}]({Path(result['plot']).relative_to('docs')})", ""]
         details += ["```json", json.dumps(result, indent=2), "```"]
     notes = Path(__file__).with_name("NOTES.md")
@@ -126,7 +129,32 @@ def summary(name: str, r: dict[str, Any]) -> str:
                 f"{base.get('create_to_job_p99_s')} s (ratio {g('p99_ratio')}); p50 {ours.get('create_to_job_p50_s')} "
                 f"vs {base.get('create_to_job_p50_s')} s; peak RSS {g('ours_peak_rss_mb')} MB; all terminal "
                 f"{ours.get('all_terminal_s')} s vs {base.get('all_terminal_s')} s")
+    if name == "scale":
+        return scale_summary(r)
     return ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, (int, float, str)) and "ratio" in k) or "see below"
+
+
+def scale_summary(r: dict[str, Any]) -> str:
+    """One cell per N (benchmarks/scale.py): rates, latency, terminal time, RSS, CPU, API requests, load."""
+    parts = []
+    for n, e in (r.get("per_n") or {}).items():
+        ours, base, direct = e.get("ours") or {}, e.get("baseline") or {}, e.get("direct") or {}
+        parts.append(
+            f"N={n}: Job rate ours {ours.get('job_rate_per_s')}/s vs direct {direct.get('job_rate_per_s')}/s "
+            f"(ratio {e.get('rate_ratio_ours_direct')}); p50/p99 creation→Job ours {ours.get('create_to_job_p50_s')}/"
+            f"{ours.get('create_to_job_p99_s')} s vs baseline {base.get('create_to_job_p50_s')}/"
+            f"{base.get('create_to_job_p99_s')} s (p99 ratio {e.get('p99_ratio_ours_baseline')}); all terminal "
+            f"{ours.get('all_terminal_s')} s; {ours.get('attempts_per_s')} attempts/s; peak RSS "
+            f"{ours.get('peak_rss_mb')} MB; CPU {ours.get('cpu_s')} s ({ours.get('cpu_ms_per_execution')} ms/execution); "
+            f"API requests/execution ours {ours.get('api_requests_per_execution')}, direct "
+            f"{direct.get('api_requests_per_execution')} (approximate); mix as expected {e.get('ours_mix_as_expected')}"
+        )
+    memory = r.get("memory") or {}
+    parts.append(
+        f"memory: RSS(largest N)/RSS(smallest N) {memory.get('rss_ratio_largest_smallest')} vs N ratio "
+        f"{memory.get('n_ratio')}, sub-linear {memory.get('sublinear')}; load {r.get('load_start')} → {r.get('load_end')}"
+    )
+    return "<br>".join(parts)
 
 
 if __name__ == "__main__":
