@@ -54,6 +54,7 @@ __all__ = [
     "object_key",
     "open_store",
     "output_key",
+    "store_uri",
     "validate_key",
 ]
 
@@ -62,10 +63,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def open_store(url: str, env: Mapping[str, str] | None = None) -> ObjectStore:
-    """Open the store a URL names. ``env`` (default: ``os.environ``) supplies S3 credentials, region and
-    the endpoint (``DIAGNOSTIC_OPERATOR_S3_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``).
-    Nothing is contacted here; call ``check()`` for that. Anything else raises StoreError."""
+def _parse(url: str) -> tuple[str, str] | Path:
+    """``(bucket, prefix)`` for an S3 URL, the folder for a local one; StoreError for anything else."""
     if not isinstance(url, str) or url.strip() == "":
         raise StoreError(f"invalid store URL {url!r}: empty; expected {ACCEPTED_FORMS}")
     if "\x00" in url:
@@ -82,19 +81,39 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObjectStore:
                 validate_key(prefix)
             except StoreError as exc:
                 raise StoreError(f"invalid store URL {url!r}: bad prefix: {exc}") from None
-        from .s3 import S3Store  # boto3 is imported only when an S3 store is used
-
-        return S3Store(bucket, prefix, env=env)
+        return bucket, prefix
     if url.startswith("file:"):
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/") or parts.query:
             raise StoreError(f"invalid store URL {url!r}: a file URL must be file:///absolute/path; "
                              f"expected {ACCEPTED_FORMS}")
-        return LocalStore(Path(unquote(parts.path)))
+        return Path(unquote(parts.path))
     if _SCHEME.match(url) and not (os.name == "nt" and re.match(r"^[A-Za-z]:[\\/]", url)):
         raise StoreError(f"unsupported store URL {url!r}: expected {ACCEPTED_FORMS}")
-    return LocalStore(Path(url))
+    return Path(url)
 
+
+def open_store(url: str, env: Mapping[str, str] | None = None) -> ObjectStore:
+    """Open the store a URL names. ``env`` (default: ``os.environ``) supplies S3 credentials, region and
+    the endpoint (``DIAGNOSTIC_OPERATOR_S3_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``).
+    Nothing is contacted here; call ``check()`` for that. Anything else raises StoreError."""
+    target = _parse(url)
+    if isinstance(target, Path):
+        return LocalStore(target)
+    from .s3 import S3Store  # boto3 is imported only when an S3 store is used
+
+    return S3Store(*target, env=env)
+
+
+def store_uri(url: str, key: str) -> str:
+    """What ``open_store(url).uri(key)`` says, without opening the store: the operator only needs the
+    location, and an S3 store builds a boto3 client (~0.2 s of CPU, tens of MB: benchmarks/operator_scale)."""
+    target = _parse(url)
+    if isinstance(target, Path):
+        return LocalStore(target).uri(key)
+    bucket, prefix = target
+    validate_key(key)
+    return f"s3://{bucket}/{prefix}/{key}" if prefix else f"s3://{bucket}/{key}"
 
 
 def __getattr__(name: str) -> object:

@@ -59,7 +59,7 @@ from diagnostic_operator.spec import (
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
 )
-from diagnostic_operator.store import ObjectStore, execution_prefix, open_store
+from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
 from diagnostic_operator.transports.kubernetes.job import build_job
@@ -265,7 +265,8 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
         return await _execute(runtime, observed, execution_id, actions, body, logger)
-    except (ApiError, OSError, ConfigurationError, httpx.HTTPError, SQLAlchemyError, DatabaseError) as exc:
+    except (ApiError, OSError, ConfigurationError, StoreError, httpx.HTTPError, SQLAlchemyError,
+            DatabaseError) as exc:
         # the API server or the database is away (restart, network): try again soon, never crash the daemon
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
@@ -280,29 +281,13 @@ def _group(pods: Any) -> dict[int, list[PodView]]:
     return dict(grouped)
 
 
-_STORES: dict[str, ObjectStore] = {}
-
-
-def _store(url: str) -> ObjectStore:
-    """One store object per URL, kept: building one (a boto3 session and S3 client: botocore's JSON models are
-    loaded again) takes ~0.2 s of CPU. Once per execution, on the event loop, that was half of the operator's
-    CPU with 500 executions arriving at once, and the loop fell minutes behind (benchmarks/operator_scale).
-    Built in a thread the first time; later calls find it in ``_STORES`` without leaving the loop."""
-    if url not in _STORES:
-        _STORES[url] = open_store(url)
-    return _STORES[url]
-
-
 async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: str,
                             spec: DiagnosticExecutionSpec, new: bool) -> int:
     """The execution's database id (allocated on first sight). For a ``new`` execution (no attempt in its
     status yet) attempt 1's row is made in the same transaction: the plan's first action is its Job."""
     if uid not in runtime.db_ids:
         store_url = spec.output.store or runtime.config.default_store or runtime.settings.store_url
-        store = _STORES.get(store_url)
-        if store is None:
-            store = await asyncio.to_thread(_store, store_url)
-        location = store.uri(execution_prefix(namespace, name, uid))
+        location = store_uri(store_url, execution_prefix(namespace, name, uid))  # no client is built
         first = repository.AttemptStart(
             resources=AttemptResources(memory=spec.resources.memory, cpu=spec.resources.cpu,
                                        wall_clock=spec.resources.wall_clock),
