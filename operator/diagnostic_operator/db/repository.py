@@ -61,12 +61,14 @@ __all__ = [
     "Allocation",
     "AttemptStart",
     "ExecutionDetail",
+    "ExecutionEnd",
     "ExecutionSummary",
     "GroupInfo",
     "IngestReport",
     "ScalarResult",
     "allocate_execution",
     "count_rows",
+    "end_attempt",
     "finish_execution",
     "get_execution",
     "ingest",
@@ -216,8 +218,18 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _url_of(engine: Engine) -> str:
-    return mask_url(engine.url)
+def _url_of(bind: Engine | Connection) -> str:
+    return mask_url(bind.engine.url)
+
+
+@contextmanager
+def _begin(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction of its own on an engine; on a Connection, the caller's (several writes, one commit)."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
 def _data_errors() -> tuple[type[BaseException], ...]:
@@ -234,8 +246,9 @@ def _db_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def _translate(engine: Engine, doing: str) -> Iterator[None]:
+def _translate(bind: Engine | Connection, doing: str) -> Iterator[None]:
     """Turn driver errors into DatabaseError / IngestError with the URL (password masked)."""
+    engine = bind.engine
     try:
         yield
     except DatabaseError:
@@ -336,7 +349,7 @@ def allocate_execution(
 
 
 def record_attempt_start(
-    engine: Engine,
+    engine: Engine | Connection,
     execution_id: int,
     number: int,
     *,
@@ -353,7 +366,7 @@ def record_attempt_start(
     started = _parse_time(started_at)
     with (
         _translate(engine, f"recording attempt {number} of execution {execution_id}"),
-        engine.begin() as conn,
+        _begin(engine) as conn,
     ):
         attempt_id = conn.execute(
             _insert(conn, Attempt)
@@ -400,7 +413,7 @@ def record_attempt_start(
         return int(attempt_id)
 
 
-def record_attempt_end(engine: Engine, attempt_id: int, status: AttemptStatus) -> None:
+def record_attempt_end(engine: Engine | Connection, attempt_id: int, status: AttemptStatus) -> None:
     """Record how an attempt ended: exit, classification, decision, telemetry. Replaying writes the
     same values again; the first recorded end time is kept."""
     t = status.telemetry
@@ -435,14 +448,14 @@ def record_attempt_end(engine: Engine, attempt_id: int, status: AttemptStatus) -
             requested_cpu=status.resources.cpu,
             requested_wall_clock=status.resources.wall_clock,
         )
-    with _translate(engine, f"recording the end of attempt {attempt_id}"), engine.begin() as conn:
+    with _translate(engine, f"recording the end of attempt {attempt_id}"), _begin(engine) as conn:
         result = conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
         if result.rowcount == 0:
             raise DatabaseError(f"attempt {attempt_id} does not exist in {_url_of(engine)}")
 
 
 def finish_execution(
-    engine: Engine,
+    engine: Engine | Connection,
     execution_id: int,
     *,
     phase: Phase,
@@ -459,7 +472,7 @@ def finish_execution(
             f"finish_execution needs a terminal phase, got {phase.value}; use set_execution_phase"
         )
     terminal = [p.value for p in Phase if p.terminal]
-    with _translate(engine, f"finishing execution {execution_id}"), engine.begin() as conn:
+    with _translate(engine, f"finishing execution {execution_id}"), _begin(engine) as conn:
         row = conn.execute(
             select(Execution.phase, Execution.group_id).where(Execution.id == execution_id)
         ).first()
@@ -485,6 +498,39 @@ def finish_execution(
                 .where(ExecutionGroup.id == row.group_id)
                 .values(dirty=dirty, updated_at=_now())
             )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEnd:
+    """How the execution ended (``finish_execution``'s arguments), for ``end_attempt``."""
+
+    phase: Phase
+    failure_class: FailureClass | None
+    reason: str | None
+    message: str | None
+    dirty: bool | None
+
+
+def end_attempt(
+    engine: Engine,
+    execution_id: int,
+    record: AttemptStatus,
+    *,
+    resources: AttemptResources,
+    finish: ExecutionEnd | None = None,
+) -> int:
+    """An attempt's end as the operator records it, in ONE transaction: the attempt's row (made if a restart
+    lost it), how it ended and, when the execution ends with it, the execution's end. Replays write the same
+    values (each part is idempotent). Returns the attempt's id."""
+    with _translate(engine, f"recording the end of attempt {record.number} of execution {execution_id}"), \
+            engine.begin() as conn:
+        attempt_id = record_attempt_start(conn, execution_id, record.number, resources=resources, job=record.job,
+                                          pod=record.pod, node=record.node, started_at=record.start_time)
+        record_attempt_end(conn, attempt_id, record)
+        if finish is not None:
+            finish_execution(conn, execution_id, phase=finish.phase, failure_class=finish.failure_class,
+                             reason=finish.reason, message=finish.message, dirty=finish.dirty)
+    return attempt_id
 
 
 def set_execution_phase(

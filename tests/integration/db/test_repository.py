@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.errors import DatabaseError
-from diagnostic_operator.db.models import ExecutionGroup
+from diagnostic_operator.db.models import Attempt, ExecutionGroup
 from diagnostic_operator.spec import (
     AttemptResources,
     AttemptStatus,
@@ -121,6 +121,28 @@ def test_attempt_end_records_telemetry_and_replays(db_engine: Engine) -> None:
     assert (got.job, got.pod, got.node) == ("j1", "p1", "n1")
     with pytest.raises(DatabaseError, match="attempt 999"):
         repo.record_attempt_end(db_engine, 999, status)
+
+
+def test_end_attempt_records_the_attempt_and_the_execution_end_together(db_engine: Engine) -> None:
+    a = _allocate(db_engine)
+    record = AttemptStatus(number=2, job="j2", pod="p2", node="n2", start_time="2025-01-02T03:04:05Z",
+                           exit_code=0, reason="Completed", failure_class=FailureClass.SUCCESS,
+                           decision=Decision.SUCCESS)
+    end = repo.ExecutionEnd(phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS, reason="Succeeded",
+                            message="ok", dirty=False)
+    first = repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)
+    again = repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)  # a replay
+    assert first == again
+    detail = repo.get_execution(db_engine, str(a.execution_id))
+    assert detail is not None and detail.attempt_count == 2 and detail.phase is Phase.SUCCEEDED
+    [got] = detail.attempts
+    assert (got.number, got.job, got.pod, got.decision) == (2, "j2", "p2", Decision.SUCCESS)
+    assert not _dirty(db_engine, a.group_id)
+    # nothing partial: an attempt of an execution that does not exist writes no row at all
+    with pytest.raises(DatabaseError):
+        repo.end_attempt(db_engine, 10_000, record, resources=RES, finish=end)
+    with db_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Attempt)).scalar_one() == 1
 
 
 def test_phases_and_finish(db_engine: Engine) -> None:

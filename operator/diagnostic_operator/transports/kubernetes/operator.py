@@ -62,6 +62,7 @@ from diagnostic_operator.spec import (
 from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
+from diagnostic_operator.transports.kubernetes.diffbase import LeanAnnotationsDiffBaseStorage
 from diagnostic_operator.transports.kubernetes.job import build_job
 from diagnostic_operator.transports.kubernetes.names import (
     ATTEMPT_LABEL,
@@ -149,7 +150,7 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         settings_ = settings
         settings_.persistence.finalizer = f"{API_GROUP}/finalizer"
         settings_.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
-        settings_.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        settings_.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
             prefix=API_GROUP, key="last-handled-configuration")
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
@@ -329,6 +330,7 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                    body: kopf.Body, logger: kopf.Logger) -> float:
     """Carry out the plan's actions, in order; each is idempotent. Returns how long to sleep."""
     sleep = MAX_SLEEP
+    finished_with_attempt = False
     for action in actions:
         match action:
             case CreateJob(attempt=number, resources=resources):
@@ -355,13 +357,17 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                     if exc.status.code != 404:
                         raise
             case RecordAttemptEnd(attempt=record):
-                attempt_id = await asyncio.to_thread(
-                    repository.record_attempt_start, runtime.engine, execution_id, record.number,
+                # the execution's end, when the plan has one, goes into the same transaction
+                finish = next((a for a in actions if isinstance(a, Finish)), None)
+                await asyncio.to_thread(
+                    repository.end_attempt, runtime.engine, execution_id, record,
                     resources=record.resources or AttemptResources(
                         memory=obs.spec.resources.memory, cpu=obs.spec.resources.cpu,
                         wall_clock=obs.spec.resources.wall_clock),
-                    job=record.job, pod=record.pod, node=record.node, started_at=record.start_time)
-                await asyncio.to_thread(repository.record_attempt_end, runtime.engine, attempt_id, record)
+                    finish=None if finish is None else repository.ExecutionEnd(
+                        phase=finish.phase, failure_class=finish.failure_class, reason=finish.reason,
+                        message=finish.message, dirty=finish.dirty))
+                finished_with_attempt = finish is not None
                 if record.failure_class is not None:
                     metrics.ATTEMPTS.labels(failure_class=str(record.failure_class)).inc()
                 if record.telemetry is not None and record.telemetry.queue_seconds is not None:
@@ -369,8 +375,10 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                 if record.telemetry is not None and record.telemetry.duration_seconds is not None:
                     metrics.RUN_SECONDS.observe(record.telemetry.duration_seconds)
             case Finish(phase=phase, failure_class=failure_class, reason=reason, message=message, dirty=dirty):
-                await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id, phase=phase,
-                                        failure_class=failure_class, reason=reason, message=message, dirty=dirty)
+                if not finished_with_attempt:
+                    await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id,
+                                            phase=phase, failure_class=failure_class, reason=reason,
+                                            message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(phase)).inc()
             case SetStatus(status=status):
                 document = status.model_dump(by_alias=True, exclude_none=True, mode="json")
