@@ -77,6 +77,7 @@ DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION,
 OURS = {MANAGED_BY_LABEL: MANAGED_BY}
 MAX_SLEEP = 60.0
 DB_THREADS = 16
+API_ERROR_BACKOFFS = (1.0, 1.0, 2.0, 3.0) + (5.0,) * 24
 log = logging.getLogger("diagnostic_operator.operator")
 
 
@@ -155,6 +156,10 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
+        # Kopf retries a failed API request (a watch's re-connection too) after 1, 1, 2, 3, 5, 8, 13, 21 s:
+        # an API server back after 35 s was seen again up to ~20 s later, and after 54 s the watcher gave up
+        # and started over. Retry every few seconds for about two minutes instead.
+        settings_.networking.error_backoffs = API_ERROR_BACKOFFS
         # Database calls run in the loop's default executor (asyncio.to_thread): size it, and the connection
         # pool, for a burst of new executions (the default, cpu+4 threads, queued them: each call is mostly
         # waiting on the database, not CPU).
