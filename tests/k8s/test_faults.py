@@ -53,6 +53,7 @@ CLASS_OF_FATE = {"succeed": "Success", "fail": "DiagnosticError", "evict": "Infr
 EVENT_OF_CLASS = {"Success": "Succeeded", "DiagnosticError": "DiagnosticError", "Infrastructure": "Infrastructure",
                   "OutOfMemory": "OutOfMemory", "TimedOut": "TimedOut", "Configuration": "Configuration"}
 SEED = int(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_SEED") or random.SystemRandom().randrange(10**6))
+MIN_KILLS = 3  # SIGKILLs the first test must land while executions are in flight
 
 
 def summary(**changes: Any) -> str:
@@ -368,9 +369,13 @@ def test_operator_sigkilled_at_random_points(kwok_site: Site) -> None:
     try:
         i = 0
         while i < n:
-            burst = names[i:i + rng.randint(5, 25)]
+            burst = names[i:i + rng.randint(max(1, n // 10), max(2, n // 4))]
             apply([kwok_execution(name) for name in burst], namespace=site.namespace)
             i += len(burst)
+            # The first bursts each wait for a kill, so that the kills land while executions are in flight
+            # (the operator got fast enough that 20 executions could all end between two kills).
+            if (seen := len(kills)) < MIN_KILLS:
+                wait_for(lambda: len(kills) > seen, timeout=60, describe="the next SIGKILL")
             time.sleep(rng.uniform(0.2, 2.0))
         wait_all_terminal(site, names, timeout=float(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_TIMEOUT", "300")))
     finally:
@@ -386,7 +391,7 @@ def test_operator_sigkilled_at_random_points(kwok_site: Site) -> None:
     attempts = sum(int(dxs[name]["status"]["attempt"]) for name in names)
     print(f"{n} executions, {attempts} attempts, {len(kills)} SIGKILLs, all terminal after {all_terminal:.0f}s: "
           f"{dict(phases)}; driver errors {len(driver.errors)}")
-    assert len(kills) >= 3, f"only {len(kills)} kills happened"
+    assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills happened"
     assert set(phases) >= {"Succeeded", "Failed"}, phases
 
 
@@ -493,9 +498,10 @@ def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: py
         pytest.xfail(f"{DAEMON_CRASHES} (here: concluded {worst[0][1]:.0f}s after the Pod ended: {worst})")
     if worst[0][1] >= LAG_BOUND:
         # Known and open: the end state is right and the operator recovered by itself (asserted above), but
-        # after the restarts some executions conclude ~60-70 s after their Pod ended (seen in CI on commit
-        # 4de7833: 68 s) without a daemon crash — a wake-up lost across the watch re-connection, caught by a
-        # later pass. Reported in the issue's closing note.
+        # after the restarts an execution can conclude ~60-70 s after its Pod ended (CI on 4de7833: 68 s for
+        # five) without a daemon crash. Kopf's API error backoffs, shortened to 5 s steps, brought most of
+        # them to ~32 s (the outage itself); one still took 67 s (session 3) — a wake-up lost across the
+        # watch re-connection, caught by a later pass. Reported in the issue's closing note.
         pytest.xfail(f"slow conclusion after the control-plane restarts: {worst[0][1]:.0f}s ({worst})")
 
 
