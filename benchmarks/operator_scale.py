@@ -34,6 +34,7 @@ Goal (exit 1 if missed, unless --no-check): our p99 creation→Job ≤ 1.5× the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -46,6 +47,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,6 +254,39 @@ def manifests(n: int) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "diagnostic-operator.io/v1alpha1", "kind": "DiagnosticExecution",
          "metadata": {"name": f"dx-{i:05d}"}, "spec": spec} for i in range(n)]}
+
+
+@contextlib.contextmanager
+def bench_services(workdir: Path, database: str, bucket: str, short: str, nodes: int,
+                   **kwok_options: Any) -> Iterator[tuple[str, S3Target, PrivateKwok]]:
+    """A throw-away PostgreSQL database, an S3 bucket on the moto server, and a private kwok with ``nodes``
+    nodes; all stopped on the way out."""
+    pg = start_postgres()  # its own temp dir: the postgres user cannot enter ours (0700)
+    s3_server = start_s3_server()
+    kwok = None
+    try:
+        db_url = pg.create_database(database)
+        name = s3_server.create_bucket(bucket)
+        s3 = S3Target(f"s3://{name}/bench", s3_server.env, name, "bench", s3_server)
+        kwok = PrivateKwok(workdir, nodes, short, **kwok_options)
+        yield db_url, s3, kwok
+    finally:
+        if kwok is not None:
+            kwok.stop()
+        s3_server.stop()
+        pg.stop()
+
+
+def median_of(runs: list[dict[str, Any]], *keys: str) -> float | None:
+    """The median over repeated runs of the number at ``keys`` (a path into each run's dict), rounded."""
+    values = []
+    for r in runs:
+        value: Any = r
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)):
+            values.append(float(value))
+    return round(statistics.median(values), 3) if values else None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -506,14 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-opscale-") as tmp:
         workdir = Path(tmp) if args.keep is None else args.keep
         workdir.mkdir(parents=True, exist_ok=True)
-        pg = start_postgres()  # its own temp dir: the postgres user cannot enter ours (0700)
-        s3_server = start_s3_server()
-        kwok = None
-        try:
-            db_url = pg.create_database("bench_opscale")
-            bucket = s3_server.create_bucket(f"bench-opscale-{short}")
-            s3 = S3Target(f"s3://{bucket}/bench", s3_server.env, bucket, "bench", s3_server)
-            kwok = PrivateKwok(workdir, args.nodes, short)
+        with bench_services(workdir, "bench_opscale", f"bench-opscale-{short}", short, args.nodes) as (
+                db_url, s3, _):
             ctx = Context(short, workdir, args.n, args.delay, args.timeout, args.sample, db_url, s3, pod,
                           args.profile)
             for rep in range(args.repeats):
@@ -521,21 +550,9 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in order:
                     if args.only in (None, kind):
                         runs[kind].append(measure(kind, ctx, rep))
-        finally:
-            if kwok is not None:
-                kwok.stop()
-            s3_server.stop()
-            pg.stop()
 
     def median(kind: str, *keys: str) -> float | None:
-        values = []
-        for r in runs[kind]:
-            value: Any = r
-            for key in keys:
-                value = value.get(key) if isinstance(value, dict) else None
-            if isinstance(value, (int, float)):
-                values.append(float(value))
-        return round(statistics.median(values), 3) if values else None
+        return median_of(runs[kind], *keys)
 
     summary: dict[str, Any] = {"benchmark": "operator_scale", "run_id": args.run_id, "n": args.n,
                                "kwok_delay": args.delay, "repeats": args.repeats,

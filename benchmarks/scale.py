@@ -92,10 +92,11 @@ from operator_scale import (  # noqa: E402
     NODE_KIND_LABEL,
     Context,
     Observer,
-    PrivateKwok,
+    bench_services,
     distribution,
     load,
     log,
+    median_of,
     operator_source,
     start_subject,
     stop_subject,
@@ -104,8 +105,6 @@ from operator_scale import (  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from tests.cluster.fixtures import TEST_NODE_TOLERATION, cluster_env, kubectl  # noqa: E402
 from tests.k8s.operator_harness import apply_crd  # noqa: E402
-from tests.services.postgres import start_postgres  # noqa: E402
-from tests.services.s3 import S3Target, start_s3_server  # noqa: E402
 
 from diagnostic_operator.db.engine import create_engine_for  # noqa: E402
 
@@ -755,22 +754,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         stages = workdir / "kwok-stages.yaml"
         stages.write_text(stages_text())
-        pg = start_postgres()
-        s3_server = start_s3_server()
-        kwok = None
-        try:
-            db_url = pg.create_database("bench_scale")
-            bucket = s3_server.create_bucket(f"bench-scale-{short}")
-            s3 = S3Target(f"s3://{bucket}/bench", s3_server.env, bucket, "bench", s3_server)
-            kwok = PrivateKwok(
-                workdir,
-                args.nodes,
-                short,
-                stages=stages,
-                node_kind=SCALE_NODE_KIND,
-                prefix="scale-kwok",
-                cidr="10.217.0.0/16",
-            )
+        with bench_services(workdir, "bench_scale", f"bench-scale-{short}", short, args.nodes, stages=stages,
+                            node_kind=SCALE_NODE_KIND, prefix="scale-kwok", cidr="10.217.0.0/16") as (db_url, s3, _):
             pod = {
                 "nodeSelector": {NODE_KIND_LABEL: SCALE_NODE_KIND},
                 "tolerations": [dict(TEST_NODE_TOLERATION)],
@@ -791,21 +776,9 @@ def main(argv: list[str] | None = None) -> int:
                     order = subjects[rep % len(subjects) :] + subjects[: rep % len(subjects)]
                     for kind in order:
                         runs[n][kind].append(measure(kind, run, rep))
-        finally:
-            if kwok is not None:
-                kwok.stop()
-            s3_server.stop()
-            pg.stop()
 
     def median(n: int, kind: str, *keys: str) -> float | None:
-        values = []
-        for r in runs[n].get(kind, []):
-            value: Any = r
-            for key in keys:
-                value = value.get(key) if isinstance(value, dict) else None
-            if isinstance(value, (int, float)):
-                values.append(float(value))
-        return round(statistics.median(values), 3) if values else None
+        return median_of(runs[n].get(kind, []), *keys)
 
     per_n: dict[str, Any] = {}
     checks: list[bool] = []
