@@ -416,6 +416,14 @@ def record_attempt_start(
 def record_attempt_end(engine: Engine | Connection, attempt_id: int, status: AttemptStatus) -> None:
     """Record how an attempt ended: exit, classification, decision, telemetry. Replaying writes the
     same values again; the first recorded end time is kept."""
+    values = _attempt_end_values(status)
+    with _translate(engine, f"recording the end of attempt {attempt_id}"), _begin(engine) as conn:
+        result = conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
+        if result.rowcount == 0:
+            raise DatabaseError(f"attempt {attempt_id} does not exist in {_url_of(engine)}")
+
+
+def _attempt_end_values(status: AttemptStatus) -> dict[str, Any]:
     t = status.telemetry
     values: dict[str, Any] = {
         "exit_code": status.exit_code,
@@ -448,10 +456,7 @@ def record_attempt_end(engine: Engine | Connection, attempt_id: int, status: Att
             requested_cpu=status.resources.cpu,
             requested_wall_clock=status.resources.wall_clock,
         )
-    with _translate(engine, f"recording the end of attempt {attempt_id}"), _begin(engine) as conn:
-        result = conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
-        if result.rowcount == 0:
-            raise DatabaseError(f"attempt {attempt_id} does not exist in {_url_of(engine)}")
+    return values
 
 
 def finish_execution(
@@ -471,18 +476,12 @@ def finish_execution(
         raise ValueError(
             f"finish_execution needs a terminal phase, got {phase.value}; use set_execution_phase"
         )
-    terminal = [p.value for p in Phase if p.terminal]
+    others = [p.value for p in Phase if p.terminal and p is not phase]
     with _translate(engine, f"finishing execution {execution_id}"), _begin(engine) as conn:
-        row = conn.execute(
-            select(Execution.phase, Execution.group_id).where(Execution.id == execution_id)
-        ).first()
-        if row is None:
-            raise DatabaseError(f"execution {execution_id} does not exist in {_url_of(engine)}")
-        if row.phase in terminal and row.phase != phase.value:
-            return
-        conn.execute(
+        # one statement on the usual path: ends it unless it already ended otherwise
+        group_id = conn.execute(
             update(Execution)
-            .where(Execution.id == execution_id)
+            .where(Execution.id == execution_id, Execution.phase.not_in(others))
             .values(
                 phase=phase.value,
                 failure_class=failure_class.value if failure_class else None,
@@ -491,11 +490,16 @@ def finish_execution(
                 successful=phase is Phase.SUCCEEDED,
                 finished_at=func.coalesce(Execution.finished_at, _now()),
             )
-        )
+            .returning(Execution.group_id)
+        ).scalar_one_or_none()
+        if group_id is None:
+            if conn.execute(select(Execution.id).where(Execution.id == execution_id)).first() is None:
+                raise DatabaseError(f"execution {execution_id} does not exist in {_url_of(engine)}")
+            return  # it ended otherwise first: that end stands
         if dirty is not None:
             conn.execute(
                 update(ExecutionGroup)
-                .where(ExecutionGroup.id == row.group_id)
+                .where(ExecutionGroup.id == group_id)
                 .values(dirty=dirty, updated_at=_now())
             )
 
@@ -524,9 +528,18 @@ def end_attempt(
     values (each part is idempotent). Returns the attempt's id."""
     with _translate(engine, f"recording the end of attempt {record.number} of execution {execution_id}"), \
             engine.begin() as conn:
-        attempt_id = record_attempt_start(conn, execution_id, record.number, resources=resources, job=record.job,
-                                          pod=record.pod, node=record.node, started_at=record.start_time)
-        record_attempt_end(conn, attempt_id, record)
+        # usually the attempt's row is there (made when it started): one UPDATE fills in and ends it
+        attempt_id = conn.execute(
+            update(Attempt)
+            .where(Attempt.execution_id == execution_id, Attempt.number == record.number)
+            .values(**_attempt_end_values(record))
+            .returning(Attempt.id)
+        ).scalar_one_or_none()
+        if attempt_id is None:  # a restart lost it: make it, then end it
+            attempt_id = record_attempt_start(conn, execution_id, record.number, resources=resources,
+                                              job=record.job, pod=record.pod, node=record.node,
+                                              started_at=record.start_time)
+            record_attempt_end(conn, attempt_id, record)
         if finish is not None:
             finish_execution(conn, execution_id, phase=finish.phase, failure_class=finish.failure_class,
                              reason=finish.reason, message=finish.message, dirty=finish.dirty)

@@ -426,7 +426,10 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     if ev.waiting_reason and reason == ev.waiting_reason and obs.status.reason != reason:
         actions.append(Emit("Warning", reason, message))
     new_status = _status(obs, **changes)
-    if _differs(new_status, obs.status):
+    # While the attempt stays Pending for the same reason, its Pod being made and then scheduled is not worth a
+    # status write each (two PATCHes per execution at 500 executions): the next transition records them.
+    if _differs(new_status, obs.status, placement=not (phase is Phase.PENDING and obs.status.phase is Phase.PENDING
+                                                       and reason == obs.status.reason)):
         actions.append(SetStatus(new_status))
     wait = 5.0 if publishing else 30.0
     if ev.waiting_reason:
@@ -435,11 +438,17 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     return actions
 
 
-def _differs(a: DiagnosticExecutionStatus, b: DiagnosticExecutionStatus) -> bool:
-    """Status changed in anything but timestamps (avoid a write per pass)."""
+def _differs(a: DiagnosticExecutionStatus, b: DiagnosticExecutionStatus, placement: bool = True) -> bool:
+    """Status changed in anything but timestamps (avoid a write per pass); with ``placement=False`` a change
+    of only the attempts' Pod and node does not count either."""
     keep = {"phase", "reason", "message", "attempt", "attempts", "failure_class", "observed_generation",
             "output_location", "ingested", "database_execution_id"}
-    return a.model_dump(include=keep) != b.model_dump(include=keep)
+    left, right = a.model_dump(include=keep), b.model_dump(include=keep)
+    if not placement:
+        for dumped in (left, right):
+            dumped["attempts"] = [{k: v for k, v in item.items() if k not in ("pod", "node")}
+                                  for item in dumped.get("attempts") or []]
+    return bool(left != right)
 
 
 _EVENT = {FailureClass.SUCCESS: ("Normal", "Succeeded"), FailureClass.OUT_OF_MEMORY: ("Warning", "OutOfMemory"),

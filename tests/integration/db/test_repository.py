@@ -145,6 +145,23 @@ def test_end_attempt_records_the_attempt_and_the_execution_end_together(db_engin
         assert conn.execute(select(func.count()).select_from(Attempt)).scalar_one() == 1
 
 
+def test_end_attempt_of_a_started_attempt_fills_in_and_ends_that_row(db_engine: Engine) -> None:
+    a = _allocate(db_engine)
+    started = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="j1",
+                                        started_at="2025-01-02T03:04:05Z")
+    record = AttemptStatus(number=1, pod="p1", node="n1", start_time="2030-01-01T00:00:00Z", exit_code=3,
+                           reason="Error", failure_class=FailureClass.DIAGNOSTIC_ERROR, decision=Decision.GIVE_UP)
+    end = repo.ExecutionEnd(phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR, reason="Error",
+                            message="exit 3", dirty=True)
+    assert repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end) == started
+    detail = repo.get_execution(db_engine, str(a.execution_id))
+    assert detail is not None and (detail.phase, detail.attempt_count) == (Phase.FAILED, 1)
+    [got] = detail.attempts
+    assert (got.job, got.pod, got.node, got.exit_code) == ("j1", "p1", "n1", 3)
+    assert got.start_time == "2025-01-02T03:04:05Z", "the first start time is kept"
+    assert got.decision is Decision.GIVE_UP and _dirty(db_engine, a.group_id)
+
+
 def test_phases_and_finish(db_engine: Engine) -> None:
     a = _allocate(db_engine)
     repo.set_execution_phase(db_engine, a.execution_id, phase=Phase.RUNNING, reason="Started")

@@ -137,6 +137,20 @@ def test_running_pod_sets_running_once() -> None:
     assert kinds(again) == ["Requeue"], "no status write when nothing changed"
 
 
+def test_pod_made_and_scheduled_while_pending_writes_no_status_until_it_runs() -> None:
+    """Two status PATCHes per execution fewer at scale: the Pod's name and node are recorded with Running."""
+    accepted = status_of(plan(obs()))
+    seen = status_of(plan(obs(accepted, jobs=job(1))))  # the Job is seen: its name is recorded (one write)
+    assert (seen.phase, seen.reason, seen.attempts[0].job) == (Phase.PENDING, "Pending", "gmb-a1")
+    for node in (None, "do-real-node"):  # the Pod is made, then scheduled
+        waiting = {1: [PodView(name="gmb-a1-xyz", attempt=1, phase="Pending", node=node, created=iso(NOW))]}
+        assert kinds(plan(obs(seen, jobs=job(1, active=1), pods=waiting))) == ["Requeue"]
+    running = pod(phase="Running", runner=ContainerView("runner", "running"))
+    now_running = status_of(plan(obs(seen, jobs=job(1, active=1), pods=running)))
+    assert (now_running.phase, now_running.attempts[0].pod, now_running.attempts[0].node) == (
+        Phase.RUNNING, "gmb-a1-xyz", "do-real-node")
+
+
 def test_success_finishes_with_counts_telemetry_and_clears_dirty() -> None:
     actions = plan(obs(started(), jobs=job(1, finished=True, succeeded=1),
                        pods=pod(runner=done(), sidecar=sidecar_done(summary()))))

@@ -62,7 +62,7 @@ from diagnostic_operator.spec import (
 from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
-from diagnostic_operator.transports.kubernetes.diffbase import LeanAnnotationsDiffBaseStorage
+from diagnostic_operator.transports.kubernetes.diffbase import NoDiffBaseStorage
 from diagnostic_operator.transports.kubernetes.job import build_job
 from diagnostic_operator.transports.kubernetes.names import (
     ATTEMPT_LABEL,
@@ -151,8 +151,8 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         settings_ = settings
         settings_.persistence.finalizer = f"{API_GROUP}/finalizer"
         settings_.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
-        settings_.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
-            prefix=API_GROUP, key="last-handled-configuration")
+        # no creation/update handlers: no diff-base annotation to write (one PATCH per execution less)
+        settings_.persistence.diffbase_storage = NoDiffBaseStorage()
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
