@@ -76,6 +76,11 @@ from diagnostic_operator.transports.kubernetes.observe import execution_uid, job
 DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION, KIND, PLURAL)
 OURS = {MANAGED_BY_LABEL: MANAGED_BY}
 MAX_SLEEP = 60.0
+#: After trouble with the API server (a failed pass, a failed watch request): watch events may have been lost
+#: while a watch re-connected, so every daemon looks again at least this often, for TROUBLE_WINDOW seconds.
+TROUBLE_POLL = 10.0
+TROUBLE_WINDOW = 120.0
+WATCH_INACTIVITY_TIMEOUT = 20.0
 DB_THREADS = 16
 API_ERROR_BACKOFFS = (1.0, 1.0, 2.0, 3.0) + (5.0,) * 24
 log = logging.getLogger("diagnostic_operator.operator")
@@ -99,6 +104,8 @@ class Runtime:
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     phases: metrics.PhaseTracker = field(default_factory=metrics.PhaseTracker)
+    #: ``time.monotonic()`` of the last trouble with the API server (see TROUBLE_POLL)
+    trouble_at: float | None = None
 
     def current_status(self, uid: str, body: kopf.Body) -> dict[str, Any]:
         """The execution's status: the body's, unless this process wrote a newer one the watch has not shown."""
@@ -108,6 +115,13 @@ class Runtime:
             return mine[1]
         self.written.pop(uid, None)
         return dict(body.get("status") or {})
+
+
+def longest_sleep(trouble_at: float | None, now: float) -> float:
+    """How long a daemon may sleep without looking: shorter for a while after trouble with the API server."""
+    if trouble_at is not None and 0 <= now - trouble_at < TROUBLE_WINDOW:
+        return TROUBLE_POLL
+    return MAX_SLEEP
 
 
 def _revision(value: object) -> int | None:
@@ -143,6 +157,17 @@ def quiet_routine_logs(verbose: bool) -> None:
 # ---------------------------------------------------------------------------------------------- set-up
 
 
+class _TroubleWatch(logging.Handler):
+    """Notes the time of Kopf's failed API requests (its watch streams' included) in the runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(level=logging.ERROR)
+        self.runtime = runtime
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.runtime.trouble_at = time.monotonic()
+
+
 def configure(site: Settings, config: OperatorConfig) -> None:
     """Register the start-up handler with this process's settings (called by the CLI before kopf runs)."""
 
@@ -156,6 +181,10 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
+        # A watch stream can stay open and silent after etcd or the API server restarts; Kopf re-connects after
+        # this long without an event (default 70 s: executions then concluded ~70 s late in the fault suite).
+        # An idle stream re-connects from its last resourceVersion this often: nothing is lost, little is sent.
+        settings_.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
         # Kopf retries a failed API request (a watch's re-connection too) after 1, 1, 2, 3, 5, 8, 13, 21 s:
         # an API server back after 35 s was seen again up to ~20 s later, and after 54 s the watcher gave up
         # and started over. Retry every few seconds for about two minutes instead.
@@ -167,7 +196,8 @@ def configure(site: Settings, config: OperatorConfig) -> None:
             concurrent.futures.ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="db"))
         await asyncio.to_thread(upgrade, site.database_url)
         engine = create_engine_for(site.database_url, **pool_size_for(site.database_url, DB_THREADS))
-        memo["runtime"] = Runtime(site, config, engine, AsyncClient())
+        memo["runtime"] = runtime = Runtime(site, config, engine, AsyncClient())
+        logging.getLogger("kopf._cogs.clients").addHandler(_TroubleWatch(runtime))
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -239,7 +269,8 @@ async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid:
             return  # nothing left to do for this execution in this operator's life
         event = runtime.wakeups[uid]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=min(max(sleep, 0.0), MAX_SLEEP))
+            await asyncio.wait_for(
+                event.wait(), timeout=min(max(sleep, 0.0), longest_sleep(runtime.trouble_at, time.monotonic())))
         event.clear()
 
 
@@ -274,6 +305,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
     except (ApiError, OSError, ConfigurationError, StoreError, httpx.HTTPError, SQLAlchemyError,
             DatabaseError) as exc:
         # the API server or the database is away (restart, network): try again soon, never crash the daemon
+        runtime.trouble_at = time.monotonic()
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
             raise kopf.TemporaryError(f"cancelling failed, retrying: {exc}", delay=5) from exc
