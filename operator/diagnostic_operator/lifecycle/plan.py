@@ -428,8 +428,8 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     new_status = _status(obs, **changes)
     # While the attempt stays Pending for the same reason, its Pod being made and then scheduled is not worth a
     # status write each (two PATCHes per execution at 500 executions): the next transition records them.
-    if _differs(new_status, obs.status, placement=not (phase is Phase.PENDING and obs.status.phase is Phase.PENDING
-                                                       and reason == obs.status.reason)):
+    still_pending = phase is Phase.PENDING and obs.status.phase is Phase.PENDING and reason == obs.status.reason
+    if _differs(new_status, obs.status, placement=not still_pending):
         actions.append(SetStatus(new_status))
     wait = 5.0 if publishing else 30.0
     if ev.waiting_reason:

@@ -157,6 +157,9 @@ def quiet_routine_logs(verbose: bool) -> None:
 # ---------------------------------------------------------------------------------------------- set-up
 
 
+_KOPF_CLIENTS = logging.getLogger("kopf._cogs.clients")  # Kopf's API requests and watch streams log here
+
+
 class _TroubleWatch(logging.Handler):
     """Notes the time of Kopf's failed API requests (its watch streams' included) in the runtime."""
 
@@ -197,11 +200,13 @@ def configure(site: Settings, config: OperatorConfig) -> None:
         await asyncio.to_thread(upgrade, site.database_url)
         engine = create_engine_for(site.database_url, **pool_size_for(site.database_url, DB_THREADS))
         memo["runtime"] = runtime = Runtime(site, config, engine, AsyncClient())
-        logging.getLogger("kopf._cogs.clients").addHandler(_TroubleWatch(runtime))
+        _KOPF_CLIENTS.addHandler(_TroubleWatch(runtime))
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime = memo.get("runtime")
+        for handler in [h for h in _KOPF_CLIENTS.handlers if isinstance(h, _TroubleWatch)]:
+            _KOPF_CLIENTS.removeHandler(handler)
         if runtime is not None:
             await runtime.client.close()
 
