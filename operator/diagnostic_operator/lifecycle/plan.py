@@ -12,6 +12,7 @@ attempt number that exists is the current attempt), then the Pods (the evidence 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,8 @@ from diagnostic_operator.spec import (
     ResourceHint,
 )
 
+#: The reasons of the status that starts an attempt (with its CreateJob).
+STARTED_REASONS = frozenset({"Accepted", "Retrying"})
 JOB_CREATION_GRACE_SECONDS = 60.0  # a Job younger than this that the informer has not shown yet is not "gone"
 
 
@@ -97,6 +100,10 @@ class Observed:
     pods: dict[int, list[PodView]] = field(default_factory=dict)
     deleting: bool = False
     output_location: str | None = None
+    #: The Job name of an attempt (deterministic, the transport's naming). With it, the status that starts an
+    #: attempt names its Job at once (the CreateJob before it made the Job), and the Job being seen, then its
+    #: Pod being made and scheduled, need no status write until the attempt runs.
+    job_name: Callable[[int], str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- actions
@@ -350,7 +357,7 @@ def plan(obs: Observed) -> list[Action]:
     assert record is not None
     if job is None:
         started = parse_time(record.start_time) or obs.now
-        seen = record.job is not None  # the status named the Job: it existed, so now it is gone
+        seen = record.job is not None  # the status named the Job: it was made (or seen), so now it is gone
         if not seen and (obs.now - started).total_seconds() < JOB_CREATION_GRACE_SECONDS:
             # Recorded but not seen yet: create it again (a no-op if it exists; deterministic name).
             return [CreateJob(current, _resources_of(record, spec.resources)), Requeue(5)]
@@ -373,7 +380,7 @@ def plan(obs: Observed) -> list[Action]:
 
 def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: bool = False) -> list[Action]:
     record = AttemptStatus(
-        number=number, job=None, startTime=iso(obs.now),
+        number=number, job=obs.job_name(number) if obs.job_name else None, startTime=iso(obs.now),
         resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock))
     message = (f"Attempt {number} started: memory {resources.memory}, cpu {resources.cpu}, "
                f"wall clock {resources.wall_clock}.")
@@ -410,6 +417,10 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
             message = (f"The runner cannot start ({ev.waiting_reason}: {ev.waiting_message or ''}); "
                        f"the attempt fails after pendingTimeout {obs.spec.pending_timeout} "
                        f"({max(timeout - ev.pending_seconds, 0):.0f}s left).")
+        elif obs.status.phase is Phase.PENDING and obs.status.reason in STARTED_REASONS and record.job:
+            # The Job was made (the status names it) and its Pod is on its way: "Accepted"/"Retrying" and
+            # their message (the attempt's resources) still say it; a "starting" write adds nothing.
+            reason, message = obs.status.reason, obs.status.message or ""
         else:
             reason, message = "Pending", f"Attempt {number} is starting."
     else:

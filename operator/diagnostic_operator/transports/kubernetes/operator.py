@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -302,7 +303,8 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         observed = Observed(
             name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
             status=status.model_copy(update={"database_execution_id": execution_id}),
-            now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting)
+            now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting,
+            job_name=functools.partial(job_name, name))
         actions = plan(observed)
         if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
