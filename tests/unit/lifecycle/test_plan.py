@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from diagnostic_operator.spec import (
     FailureClass,
     Phase,
 )
+from diagnostic_operator.transports.kubernetes.names import job_name
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 SPEC = DiagnosticExecutionSpec.model_validate({
@@ -50,9 +52,8 @@ def obs(status: DiagnosticExecutionStatus | None = None, jobs: dict | None = Non
                     deleting=deleting, job_name=job_name)
 
 
-def named(number: int) -> str:
-    """The shell's naming (transports/kubernetes/names.job_name) as the operator passes it."""
-    return f"gmb-a{number}"
+#: The operator's naming, as it passes it (reconcile): gmb-a1, gmb-a2, …
+named = functools.partial(job_name, "gmb")
 
 
 def started(number: int = 1, memory: str = "4Gi", at: datetime = NOW - timedelta(minutes=5), **extra: object
