@@ -174,6 +174,9 @@ def run_operator(
         help="Kopf peering name: replicas sharing it never run two active operators. Default: standalone.")] = None,
     liveness: Annotated[str | None, typer.Option(
         help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")] = "http://0.0.0.0:8080/healthz",
+    api_grace: Annotated[float, typer.Option(
+        help="Seconds the API server may stay unreachable before the liveness endpoint fails (and the kubelet "
+             "restarts the operator).", min=1.0)] = 120.0,
     metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port (0 = off).")] = 9090,
     log_format: Annotated[str, typer.Option(
         help="Log lines as json (one object per line, for log collectors), plain or full (for humans).")] = "json",
@@ -196,7 +199,7 @@ def run_operator(
     kopf.configure(verbose=verbose, log_format=formats[log_format])
     kopf_operator.quiet_routine_logs(verbose)
     settings = Settings.resolve(database, store)
-    kopf_operator.configure(settings, operator_config)
+    kopf_operator.configure(settings, operator_config, namespaces=namespace or None, api_grace=api_grace)
     if metrics_port:
         metrics.serve(metrics_port)
     kopf.run(standalone=peering is None, peering_name=peering, namespaces=namespace or [],

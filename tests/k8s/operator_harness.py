@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, text
 from tests.cluster.fixtures import (
     KWOK_NODE_SELECTOR,
     REAL_NODE_SELECTOR,
+    STATE_DIR,
     TEST_NODE_TOLERATION,
     apply,
     apply_crds,
@@ -87,6 +89,10 @@ class OperatorProcess:
     metrics_port: int = 0
     starts: int = 0
     log_paths: list[Path] = field(default_factory=list)
+    #: more options of ``diagnostic-operator operator`` (e.g. ``--api-grace 3``)
+    extra_args: list[str] = field(default_factory=list)
+    #: the environment to run in instead of ``cluster_env()`` (e.g. a kubeconfig through a proxy)
+    env: dict[str, str] | None = None
 
     def start(self) -> OperatorProcess:
         assert self.proc is None or self.proc.poll() is not None, "already running"
@@ -97,10 +103,10 @@ class OperatorProcess:
         self.log_paths.append(log_path)
         self.metrics_port = free_port()
         health = free_port()
-        env = {**cluster_env(), **self.s3.env, "PYTHONUNBUFFERED": "1"}
+        env = {**(self.env or cluster_env()), **self.s3.env, "PYTHONUNBUFFERED": "1"}
         argv = [str(Path(sys.executable).with_name("diagnostic-operator")), "operator", "--namespace", self.namespace,
                 "--database", self.db_url, "--store", self.s3.url, "--config", str(config_file),
-                "--metrics-port", str(self.metrics_port), "--liveness", f"http://127.0.0.1:{health}/healthz"]
+                "--metrics-port", str(self.metrics_port), "--liveness", f"http://127.0.0.1:{health}/healthz", *self.extra_args]
         with log_path.open("wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                          start_new_session=True)
@@ -126,6 +132,16 @@ class OperatorProcess:
 
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.log_paths if p.exists())
+
+    def health(self) -> tuple[int, str]:
+        """The liveness endpoint's HTTP status and body (0 when nothing answers)."""
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=10) as r:
+                return int(r.status), r.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode(errors="replace")
+        except OSError as exc:
+            return 0, str(exc)
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
@@ -216,6 +232,18 @@ class Site:
     def diagnostics(self) -> str:
         tail = self.operator.log()[-6000:]
         return f"{describe_namespace(self.namespace)}\n--- operator log (tail)\n{tail}"
+
+
+def proxied_kubeconfig(proxy_port: int, path: Path) -> dict[str, str]:
+    """cluster_env() with a kubeconfig whose server is a proxy on ``proxy_port`` (the apiserver's certificate
+    names 127.0.0.1, any port)."""
+    env = cluster_env()
+    config = yaml.safe_load(Path(env.get("KUBECONFIG") or STATE_DIR / "kubeconfig" / "admin.kubeconfig").read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{proxy_port}"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return env | {"KUBECONFIG": str(path)}
 
 
 def release_finalizers(namespace: str) -> None:

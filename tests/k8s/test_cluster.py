@@ -7,6 +7,7 @@ and image pull failures.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -20,6 +21,7 @@ from tests.cluster.fixtures import (
     TEST_NODE_TAINT_KEY,
     apply,
     build_image,
+    cluster_env,
     container_state,
     describe_namespace,
     job_manifest,
@@ -253,13 +255,47 @@ def test_kwok_job_without_annotations_completes(cluster, namespace):
     )
 
 
+class _PhaseWatch:
+    """Every phase a Pod goes through, from a watch (``kubectl get -w``): a poll can miss a short phase when
+    the machine is busy (CI saw Succeeded without the Running before it)."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        env = cluster_env()
+        exe = shutil.which("kubectl", path=env["PATH"]) or "kubectl"
+        self.phases: list[tuple[float, str]] = []
+        self._proc = subprocess.Popen(
+            [exe, "--namespace", namespace, "get", "pods", "--field-selector", f"metadata.name={name}", "-w",
+             "-o", "jsonpath={.status.phase}{\"\\n\"}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.strip() and (not self.phases or self.phases[-1][1] != line.strip()):
+                self.phases.append((time.monotonic(), line.strip()))
+
+    def stop(self) -> list[tuple[float, str]]:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+        self._reader.join(timeout=10)
+        return self.phases
+
+
 def test_kwok_outcome_succeed_after_delay(cluster, namespace):
+    watch = _PhaseWatch(namespace, "succeed")
+    time.sleep(1)  # the watch is open before the Pod exists (its first line is the empty list)
     created = time.monotonic()
-    _kwok_pod(namespace, "succeed", outcome="succeed", delay="4s")
-    running = _wait_pod(namespace, "succeed", lambda p: _phase(p) in ("Running", "Succeeded"), "Running")
-    assert _phase(running) == "Running", "the delay should keep the Pod Running for a while"
-    pod = _wait_pod(namespace, "succeed", lambda p: _phase(p) == "Succeeded", "Succeeded")
+    try:
+        _kwok_pod(namespace, "succeed", outcome="succeed", delay="4s")
+        pod = _wait_pod(namespace, "succeed", lambda p: _phase(p) == "Succeeded", "Succeeded")
+        time.sleep(1)  # the watch delivers the last event
+    finally:
+        phases = watch.stop()
     assert time.monotonic() - created >= 3.5
+    names = [phase for _, phase in phases]
+    assert "Running" in names and names.index("Running") < names.index("Succeeded"), phases
     term = container_state(pod)["terminated"]
     assert (term["reason"], term["exitCode"]) == ("Completed", 0)
     assert pod["spec"]["nodeSelector"] == KWOK_NODE_SELECTOR

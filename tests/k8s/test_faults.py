@@ -37,9 +37,18 @@ import pytest
 import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
-from tests.cluster.fixtures import STATE_DIR, Cluster, apply, cluster_env, kubectl, wait_for
+from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
 from tests.k8s import operator_harness
-from tests.k8s.operator_harness import ROOT, TERMINAL, OperatorProcess, Site, apply_crd, site_config, write_secret
+from tests.k8s.operator_harness import (
+    ROOT,
+    TERMINAL,
+    OperatorProcess,
+    Site,
+    apply_crd,
+    proxied_kubeconfig,
+    site_config,
+    write_secret,
+)
 from tests.services.fault_proxy import HttpFaultProxy, TcpProxy
 from tests.services.postgres import PostgresServer, start_postgres
 from tests.services.s3 import S3Server, S3Target
@@ -420,18 +429,6 @@ DAEMON_CRASHES = (
     "look, however early the apiserver is back (end state still correct)")
 
 
-def proxied_kubeconfig(proxy: TcpProxy, path: Path) -> dict[str, str]:
-    """cluster_env() with a kubeconfig whose server is the proxy (the apiserver's certificate names
-    127.0.0.1, any port)."""
-    env = cluster_env()
-    config = yaml.safe_load(Path(env.get("KUBECONFIG") or STATE_DIR / "kubeconfig" / "admin.kubeconfig").read_text())
-    for cluster in config["clusters"]:
-        cluster["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return env | {"KUBECONFIG": str(path)}
-
-
 #: Longest time from a Pod's end to its execution's conclusion across the restarts. An API server restart takes
 #: ~30 s on this loaded 2-CPU machine and the operator retries failed passes every 10 s; a daemon that crashed
 #: into Kopf's 60 s backoff (the bug this guards against) exceeds it.
@@ -445,7 +442,7 @@ def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: py
     execution, and none waits for a periodic requeue because a transition was missed."""
     site = kwok_site
     proxy = TcpProxy(6443)
-    env = proxied_kubeconfig(proxy, tmp_path / "proxied.kubeconfig")
+    env = proxied_kubeconfig(proxy.port, tmp_path / "proxied.kubeconfig")
     monkeypatch.setattr(operator_harness, "cluster_env", lambda: env)
     driver = FateDriver(site.namespace, random.Random(SEED + 2), evict=0.2, fail=0.1, delay=(1.0, 6.0))
     driver.start()

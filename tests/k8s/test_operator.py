@@ -24,11 +24,13 @@ from tests.k8s.operator_harness import (
     Site,
     apply_crd,
     free_port,
+    proxied_kubeconfig,
     release_finalizers,
     site_config,
     wait_gone,
     write_secret,
 )
+from tests.services.fault_proxy import TcpProxy
 from tests.services.s3 import S3Target
 
 pytestmark = pytest.mark.cluster
@@ -401,6 +403,42 @@ def test_no_secret_in_status_events_or_operator_logs(crd: None, images: None, na
             assert secret_key not in text_, where
         assert site.operator.log().count("Accepted: Attempt 1 started") >= 2, "the log is not empty"
     finally:
+        site.operator.stop()
+        site.engine.dispose()
+        release_finalizers(namespace)
+
+
+def test_liveness_fails_when_the_api_server_stays_unreachable(crd: None, namespace: str, pg_url: str,
+                                                               s3_store_url: S3Target, tmp_path: Path) -> None:
+    """``/healthz`` answers 200 while the API server answers, and also through an outage shorter than
+    ``--api-grace``; it answers 500, naming the silence, once the API server stays unreachable for longer (the
+    kubelet then restarts the operator); 200 again once it answers. The operator reaches the API server
+    through a TCP proxy that refuses connections on demand."""
+    proxy = TcpProxy(6443)
+    site = make_site(namespace, pg_url, s3_store_url, tmp_path)
+    site.operator.env = proxied_kubeconfig(proxy.port, tmp_path / "proxied.kubeconfig")
+    site.operator.extra_args = ["--api-grace", "8"]
+    try:
+        site.operator.start()
+        _, body = wait_for(lambda: (h := site.operator.health())[0] == 200 and h, timeout=60,
+                              describe="/healthz 200", diagnostics=site.diagnostics)
+        assert "API server answered" in body, body
+        proxy.down()
+        lost = time.monotonic()
+        # within the grace: still alive (Kopf keeps a probe result for 10 s, so look early)
+        early = site.operator.health()
+        assert early[0] == 200, early
+        _, body = wait_for(lambda: (h := site.operator.health())[0] == 500 and h, timeout=60,
+                              describe="/healthz 500", diagnostics=site.diagnostics)
+        assert time.monotonic() - lost >= 8, "failed before the grace was over"
+        assert site.operator.alive(), "the operator exits on its own instead of letting the kubelet decide"
+        assert "API server not answering" in site.operator.log(), site.operator.log()[-3000:]
+        proxy.up()
+        _, body = wait_for(lambda: (h := site.operator.health())[0] == 200 and h, timeout=60,
+                              describe="/healthz 200 again", diagnostics=site.diagnostics)
+        assert "API server answered" in body, body
+    finally:
+        proxy.close()
         site.operator.stop()
         site.engine.dispose()
         release_finalizers(namespace)

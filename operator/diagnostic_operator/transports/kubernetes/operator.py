@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import httpx2 as httpx
 import kopf
-from lightkube import AsyncClient
+from lightkube import ALL_NS, AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
@@ -65,6 +65,7 @@ from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
 from diagnostic_operator.transports.kubernetes.diffbase import NoDiffBaseStorage
 from diagnostic_operator.transports.kubernetes.job import build_job
+from diagnostic_operator.transports.kubernetes.liveness import DEFAULT_GRACE_SECONDS, ApiContact
 from diagnostic_operator.transports.kubernetes.names import (
     ATTEMPT_LABEL,
     EXECUTION_UID_LABEL,
@@ -83,6 +84,7 @@ TROUBLE_POLL = 10.0
 TROUBLE_WINDOW = 120.0
 WATCH_INACTIVITY_TIMEOUT = 20.0
 DB_THREADS = 16
+PROBE_TIMEOUT = 4.0  # the chart's liveness probe waits 5 s
 API_ERROR_BACKOFFS = (1.0, 1.0, 2.0, 3.0) + (5.0,) * 24
 log = logging.getLogger("diagnostic_operator.operator")
 
@@ -107,6 +109,8 @@ class Runtime:
     phases: metrics.PhaseTracker = field(default_factory=metrics.PhaseTracker)
     #: ``time.monotonic()`` of the last trouble with the API server (see TROUBLE_POLL)
     trouble_at: float | None = None
+    #: When the API server last answered the liveness probe's question
+    contact: ApiContact = field(default_factory=lambda: ApiContact(DEFAULT_GRACE_SECONDS, time.monotonic()))
 
     def current_status(self, uid: str, body: kopf.Body) -> dict[str, Any]:
         """The execution's status: the body's, unless this process wrote a newer one the watch has not shown."""
@@ -172,8 +176,12 @@ class _TroubleWatch(logging.Handler):
         self.runtime.trouble_at = time.monotonic()
 
 
-def configure(site: Settings, config: OperatorConfig) -> None:
-    """Register the start-up handler with this process's settings (called by the CLI before kopf runs)."""
+def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | None = None,
+              api_grace: float = DEFAULT_GRACE_SECONDS) -> None:
+    """Register the start-up handler with this process's settings (called by the CLI before kopf runs).
+    ``namespaces``: the watched ones (None: all), where the liveness probe asks the API server;
+    ``api_grace``: how long the API server may stay silent before the liveness probe fails."""
+    probe_namespace = namespaces[0] if namespaces else ALL_NS
 
     @kopf.on.startup(retries=3, backoff=5)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -200,8 +208,30 @@ def configure(site: Settings, config: OperatorConfig) -> None:
             concurrent.futures.ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="db"))
         await asyncio.to_thread(upgrade, site.database_url)
         engine = create_engine_for(site.database_url, **pool_size_for(site.database_url, DB_THREADS))
-        memo["runtime"] = runtime = Runtime(site, config, engine, AsyncClient())
+        memo["runtime"] = runtime = Runtime(site, config, engine, AsyncClient(),
+                                            contact=ApiContact(api_grace, time.monotonic()))
         _KOPF_CLIENTS.addHandler(_TroubleWatch(runtime))
+
+    @kopf.on.probe(id="apiServer")
+    async def api_server(memo: kopf.Memo, **_: Any) -> str:
+        """Part of ``/healthz`` (Kopf asks at most every 10 s): does the API server answer? A failure longer
+        than the grace makes the endpoint answer 500, and the kubelet restarts the operator."""
+        runtime = memo.get("runtime")
+        if not isinstance(runtime, Runtime):
+            return "starting"
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                async for _item in runtime.client.list(DiagnosticExecutionResource, namespace=probe_namespace,
+                                                       chunk_size=1):
+                    break
+            runtime.contact.answered(time.monotonic())
+        except (ApiError, OSError, TimeoutError, httpx.HTTPError) as exc:
+            runtime.contact.failed(f"{type(exc).__name__}: {exc}"[:300])
+        alive, message = runtime.contact.verdict(time.monotonic())
+        if not alive:
+            log.error("liveness: %s", message)
+            raise kopf.PermanentError(message)
+        return message
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
