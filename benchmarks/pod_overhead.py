@@ -59,7 +59,7 @@ def full_pod(name: str, namespace: str, store: str) -> dict[str, Any]:
         "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
                         "nodeSelector": dict(REAL_NODE_SELECTOR), "tolerations": [dict(TEST_NODE_TOLERATION)]}})
     job = build_job(namespace=namespace, name=name, uid=str(uuid.uuid4()), spec=spec, attempt=1, resources=spec.resources,
-                    execution_id=1, attempt_id=1, config=config)
+                    config=config)
     template = job["spec"]["template"]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": template["metadata"]["labels"]},
             "spec": template["spec"]}

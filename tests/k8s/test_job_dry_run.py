@@ -61,8 +61,7 @@ def build(variant: str, namespace: str) -> dict[str, Any]:
     spec_changes, resource_fields, config_fields = VARIANTS[variant]
     spec = DiagnosticExecutionSpec.model_validate({**SPEC, **spec_changes})
     return build_job(namespace=namespace, name=f"gmst-{variant}", uid=UID, spec=spec, attempt=2,
-                     resources=ResourceHint.model_validate(resource_fields), execution_id=7, attempt_id=9,
-                     config=OperatorConfig.from_mapping(config_fields))
+                     resources=ResourceHint.model_validate(resource_fields), config=OperatorConfig.from_mapping(config_fields))
 
 
 def missing(ours: Any, theirs: Any, path: str = "") -> list[str]:

@@ -152,8 +152,7 @@ def run_attempt(site: Site, name: str, spec: DiagnosticExecutionSpec, *, attempt
     uid = uid or str(uuid.uuid4())
     execution_id, attempt_id = allocate(site, name, uid, spec, attempt)
     job = build_job(namespace=site.namespace, name=name, uid=uid, spec=spec, attempt=attempt,
-                    resources=spec.resources, execution_id=execution_id, attempt_id=attempt_id,
-                    config=config or site.config())
+                    resources=spec.resources, config=config or site.config())
     job["metadata"].pop("ownerReferences")  # no DiagnosticExecution object here: the GC would delete the Job
     started = time.monotonic()
     apply(job, namespace=site.namespace)

@@ -348,6 +348,23 @@ def allocate_execution(
         return Allocation(group_id=group_id, execution_id=created, created=True, first_attempt_id=attempt_id)
 
 
+def resolve_attempt(engine: Engine, uid: str, number: int) -> tuple[int, int]:
+    """(execution id, attempt id) of attempt ``number`` of the execution with Kubernetes ``uid``.
+
+    The ingest sidecar calls it: the operator creates an attempt's Job first and its rows a moment later
+    (the Job does not wait for the database), so the Pod knows its execution by uid and attempt number only.
+    Raises DatabaseError while the rows are not there yet (the caller retries within its budget)."""
+    with _translate(engine, f"looking up attempt {number} of execution {uid}"), engine.connect() as conn:
+        row = conn.execute(
+            select(Execution.id, Attempt.id.label("attempt_id"))
+            .join(Attempt, Attempt.execution_id == Execution.id)
+            .where(Execution.uid == uid, Attempt.number == number)
+        ).first()
+    if row is None:
+        raise DatabaseError(f"attempt {number} of execution {uid} is not in the database (yet)")
+    return int(row.id), int(row.attempt_id)
+
+
 def record_attempt_start(
     engine: Engine | Connection,
     execution_id: int,

@@ -116,6 +116,16 @@ class CreateJob:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordAttemptStart:
+    """The attempt's database row (idempotent). It follows the attempt's CreateJob, and the Job does not wait
+    for it: the Pod's sidecar finds the row by execution uid and attempt number when it ingests, long after."""
+
+    attempt: int
+    resources: ResourceHint
+    job: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteJob:
     name: str
     attempt: int
@@ -152,7 +162,7 @@ class Requeue:
     after_seconds: float
 
 
-Action = CreateJob | DeleteJob | RecordAttemptEnd | Finish | SetStatus | Emit | Requeue
+Action = CreateJob | RecordAttemptStart | DeleteJob | RecordAttemptEnd | Finish | SetStatus | Emit | Requeue
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -350,7 +360,8 @@ def plan(obs: Observed) -> list[Action]:
     if record is None and job is not None:
         record = AttemptStatus(number=current, job=job.name, startTime=job.created or iso(obs.now),
                                resources=None)
-        return [SetStatus(_status(obs, attempt=current, attempts=_replace_attempt(status, record),
+        return [RecordAttemptStart(current, spec.resources, job.name),  # its row may be missing too
+                SetStatus(_status(obs, attempt=current, attempts=_replace_attempt(status, record),
                                   phase=Phase.PENDING if status.phase is Phase.PENDING else status.phase)),
                 Requeue(0)]
 
@@ -387,7 +398,8 @@ def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: b
     status = _status(obs, phase=Phase.PENDING, attempt=number, attempts=_replace_attempt(obs.status, record),
                      reason="Accepted" if first else "Retrying", message=message,
                      failure_class=None if first else obs.status.failure_class)
-    actions: list[Action] = [CreateJob(number, resources), SetStatus(status),
+    actions: list[Action] = [CreateJob(number, resources), RecordAttemptStart(number, resources, record.job),
+                             SetStatus(status),
                              Emit("Normal", "Accepted" if first else "Retrying", message), Requeue(30)]
     return actions
 

@@ -37,19 +37,22 @@ MAX_ERROR_TEXT = 900  # the whole summary must fit a 4 KiB termination message
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from diagnostic_operator.db.repository import IngestReport
+
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptTarget:
-    """Which attempt is being published: the store keys and the database rows it belongs to."""
+    """Which attempt is being published: the store keys and the database rows it belongs to. Without the
+    rows' ids (an execution Pod: its Job is made before its rows), they are looked up by uid and attempt."""
 
     namespace: str
     name: str
     uid: str
     attempt: int
-    execution_id: int
-    attempt_id: int
+    execution_id: int | None = None
+    attempt_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,10 @@ def publish_and_ingest(
     retry: RetrySettings | None = None,
     log: Callable[[str], None] | None = None,
 ) -> PublishSummary:
-    from diagnostic_operator.db.repository import ingest  # lazy: SQLAlchemy loads while the diagnostic runs
+    from diagnostic_operator.db.repository import (  # lazy: SQLAlchemy loads while the diagnostic runs
+        ingest,
+        resolve_attempt,
+    )
 
     settings = retry or RetrySettings()
     started = time.monotonic()
@@ -185,10 +191,15 @@ def publish_and_ingest(
         objects = dict(zip(items.keys(), uploaded, strict=True))
 
         # 4. ingest in one transaction, after every object is in the store
-        report = with_retries(
-            lambda: ingest(engine, execution_id=target.execution_id, attempt_id=target.attempt_id,
-                           results=results, objects=objects),
-            "ingesting results", settings, log)
+        def ingest_once() -> IngestReport:
+            if target.execution_id is not None and target.attempt_id is not None:
+                execution_id, attempt_id = target.execution_id, target.attempt_id
+            else:
+                execution_id, attempt_id = resolve_attempt(engine, target.uid, target.attempt)
+            return ingest(engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
+                          objects=objects)
+
+        report = with_retries(ingest_once, "ingesting results", settings, log)
         return finish(ingested=True, counts=report.total.model_dump(by_alias=True),
                       inserted=report.inserted.model_dump(by_alias=True), warnings=len(results.warnings))
     except IngestError as exc:

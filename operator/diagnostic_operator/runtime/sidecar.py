@@ -144,8 +144,9 @@ def load_settings(env: Mapping[str, str]) -> SidecarSettings:
         name=_required(env, "DIAGNOSTIC_EXECUTION_NAME"),
         uid=_required(env, "DIAGNOSTIC_EXECUTION_UID"),
         attempt=_integer(env, "DIAGNOSTIC_ATTEMPT", 1),
-        execution_id=_integer(env, "DIAGNOSTIC_EXECUTION_ID", 1),
-        attempt_id=_integer(env, "DIAGNOSTIC_ATTEMPT_ID", 1),
+        # the rows' ids, when the Pod's maker knew them; else looked up by uid and attempt at ingest
+        execution_id=_integer(env, "DIAGNOSTIC_EXECUTION_ID", 1) if env.get("DIAGNOSTIC_EXECUTION_ID") else None,
+        attempt_id=_integer(env, "DIAGNOSTIC_ATTEMPT_ID", 1) if env.get("DIAGNOSTIC_ATTEMPT_ID") else None,
     )
     database_url = _required(env, DATABASE_ENV)
     if "://" not in database_url:

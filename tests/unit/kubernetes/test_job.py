@@ -49,8 +49,7 @@ def build(spec: DiagnosticExecutionSpec | None = None, *, resources: ResourceHin
           config: OperatorConfig | None = None, attempt: int = 1, name: str = "gmst-bias") -> dict[str, Any]:
     spec = spec or make_spec()
     return build_job(namespace="science", name=name, uid=UID, spec=spec, attempt=attempt,
-                     resources=resources or spec.resources, execution_id=17, attempt_id=42,
-                     config=config or OperatorConfig())
+                     resources=resources or spec.resources, config=config or OperatorConfig())
 
 
 def pod(job: dict[str, Any]) -> dict[str, Any]:
@@ -151,13 +150,12 @@ def test_sidecar_container() -> None:
     assert sidecar["command"] == ["diagnostic-operator", "sidecar"]
     assert [e["name"] for e in sidecar["env"]] == [
         "DIAGNOSTIC_OUTPUT_DIR", "DIAGNOSTIC_EXECUTION_NAMESPACE", "DIAGNOSTIC_EXECUTION_NAME",
-        "DIAGNOSTIC_EXECUTION_UID", "DIAGNOSTIC_ATTEMPT", "DIAGNOSTIC_EXECUTION_ID", "DIAGNOSTIC_ATTEMPT_ID",
-        "DIAGNOSTIC_RESULTS", "DIAGNOSTIC_OPERATOR_STORE_URL"]
+        "DIAGNOSTIC_EXECUTION_UID", "DIAGNOSTIC_ATTEMPT", "DIAGNOSTIC_RESULTS", "DIAGNOSTIC_OPERATOR_STORE_URL"]
     values = env(sidecar)
     assert values["DIAGNOSTIC_OUTPUT_DIR"] == "/do/output"
     assert values["DIAGNOSTIC_EXECUTION_NAMESPACE"] == "science" and values["DIAGNOSTIC_EXECUTION_NAME"] == "gmst-bias"
     assert values["DIAGNOSTIC_EXECUTION_UID"] == UID and values["DIAGNOSTIC_ATTEMPT"] == "3"
-    assert (values["DIAGNOSTIC_EXECUTION_ID"], values["DIAGNOSTIC_ATTEMPT_ID"]) == ("17", "42")
+    # no database ids: the Job is made before its rows; the sidecar finds them by uid and attempt
     assert values["DIAGNOSTIC_OPERATOR_STORE_URL"] == "s3://bucket/prefix"  # the spec's store wins
     results = json.loads(values["DIAGNOSTIC_RESULTS"])
     assert results == {"metricBundle": "out/metrics.json", "outputBundle": "output.json", "series": None,
@@ -186,7 +184,7 @@ def test_owner_reference() -> None:
                      "name": "gmst-bias", "uid": UID, "controller": True, "blockOwnerDeletion": True}
     spec = make_spec()
     other = build_job(namespace="n", name="x", uid=UID, spec=spec, attempt=1, resources=spec.resources,
-                      execution_id=1, attempt_id=1, config=OperatorConfig(),
+                      config=OperatorConfig(),
                       owner_api_version="example.org/v1", owner_kind="Other")
     assert other["metadata"]["ownerReferences"][0]["apiVersion"] == "example.org/v1"
     assert other["metadata"]["ownerReferences"][0]["kind"] == "Other"

@@ -10,7 +10,7 @@ def sidecar_env(shim: bool) -> dict[str, str]:
         "diagnostic": {"provider": "p", "slug": "s"}, "groupKey": "g", "image": "i:1", "command": ["c"],
         "runtime": {"shim": shim}})
     job = build_job(namespace="ns", name="n", uid="u", spec=spec, attempt=1, resources=spec.resources,
-                    execution_id=1, attempt_id=1, config=OperatorConfig())
+                    config=OperatorConfig())
     ingest = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "ingest")
     return {e["name"]: e.get("value", "") for e in ingest["env"]}
 

@@ -20,6 +20,7 @@ from diagnostic_operator.lifecycle.plan import (
     Observed,
     PodView,
     RecordAttemptEnd,
+    RecordAttemptStart,
     Requeue,
     SetStatus,
     iso,
@@ -107,12 +108,19 @@ def test_new_execution_creates_attempt_1_with_the_resource_hint() -> None:
     assert (status.phase, status.attempt, status.reason) == (Phase.PENDING, 1, "Accepted")
     assert any(isinstance(a, Emit) and a.reason == "Accepted" for a in actions)
     assert kstatus(status.conditions, 1, status.observed_generation) == "InProgress"
+    # the Job first, its database row after (the Job does not wait for the database)
+    assert kinds(actions)[:3] == ["CreateJob", "RecordAttemptStart", "SetStatus"]
+    row = next(a for a in actions if isinstance(a, RecordAttemptStart))
+    assert (row.attempt, row.resources.memory, row.job) == (1, "4Gi", status.attempts[0].job)
 
 
 def test_job_created_but_status_not_written_is_adopted_not_duplicated() -> None:
     actions = plan(obs(jobs=job(1)))
     assert not any(isinstance(a, CreateJob) for a in actions)
     assert status_of(actions).attempt == 1
+    # the operator may have stopped before the attempt's row was written, too: it is made (idempotently)
+    row = next(a for a in actions if isinstance(a, RecordAttemptStart))
+    assert (row.attempt, row.job) == (1, job(1)[1].name)
 
 
 def test_recorded_attempt_whose_job_is_not_visible_yet_is_created_again_idempotently() -> None:

@@ -38,8 +38,6 @@ def base_env(output_dir: Path, **changes: str) -> dict[str, str]:
         "DIAGNOSTIC_EXECUTION_NAME": "gmst",
         "DIAGNOSTIC_EXECUTION_UID": "0f1e2d3c-aaaa-bbbb-cccc-000000000001",
         "DIAGNOSTIC_ATTEMPT": "1",
-        "DIAGNOSTIC_EXECUTION_ID": "1",
-        "DIAGNOSTIC_ATTEMPT_ID": "1",
         "DIAGNOSTIC_RESULTS": json.dumps({"metricBundle": "diagnostic.json", "outputBundle": "output.json",
                                           "series": "series.json"}),
         "DIAGNOSTIC_OPERATOR_STORE_URL": str(output_dir.parent / "store"),
@@ -55,7 +53,10 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     out.mkdir()
     s = sc.load_settings(base_env(out, DIAGNOSTIC_HEARTBEAT_SECONDS="2", DIAGNOSTIC_RUNNER_SHIM="false"))
     assert s.output_dir == out
-    assert (s.target.namespace, s.target.name, s.target.attempt, s.target.execution_id) == ("science", "gmst", 1, 1)
+    assert (s.target.namespace, s.target.name, s.target.attempt) == ("science", "gmst", 1)
+    assert (s.target.execution_id, s.target.attempt_id) == (None, None)  # looked up at ingest
+    given = sc.load_settings(base_env(out, DIAGNOSTIC_EXECUTION_ID="7", DIAGNOSTIC_ATTEMPT_ID="9"))
+    assert (given.target.execution_id, given.target.attempt_id) == (7, 9)
     assert s.results.metric_bundle == "diagnostic.json"
     assert s.heartbeat_seconds == 2.0
     assert s.runner_shim is False
@@ -73,7 +74,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     ("DIAGNOSTIC_EXECUTION_UID", "  ", "not set"),
     ("DIAGNOSTIC_ATTEMPT", "one", "not an integer"),
     ("DIAGNOSTIC_ATTEMPT", "0", "less than 1"),
-    ("DIAGNOSTIC_EXECUTION_ID", "<unset>", "not set"),
+    ("DIAGNOSTIC_EXECUTION_ID", "seven", "not an integer"),
     ("DIAGNOSTIC_ATTEMPT_ID", "-3", "less than 1"),
     ("DIAGNOSTIC_RESULTS", "<unset>", "not set"),
     ("DIAGNOSTIC_RESULTS", "{not json", "not a valid results object"),
@@ -326,10 +327,10 @@ def attempt_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     engine = create_engine_for(url)
     alloc = repository.allocate_execution(engine, namespace="science", name="gmst",
                                           uid=env["DIAGNOSTIC_EXECUTION_UID"], spec=SPEC, output_location="x")
-    attempt_id = repository.record_attempt_start(
+    repository.record_attempt_start(
         engine, alloc.execution_id, 1, resources=AttemptResources(memory="1Gi", cpu="1", wall_clock="1h"))
     engine.dispose()
-    env.update(DIAGNOSTIC_EXECUTION_ID=str(alloc.execution_id), DIAGNOSTIC_ATTEMPT_ID=str(attempt_id))
+    # no ids in the environment (as in a Pod the operator makes): the sidecar looks them up by uid and attempt
     yield out, env
 
 
@@ -366,6 +367,36 @@ def test_a_successful_attempt_is_published_and_ingested(attempt_env: tuple[Path,
     assert sc.run(env, quick(out.parent), io.StringIO()) == 0
     again = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert again.ingested and again.inserted.scalar_values == 0
+    # the values went to the rows of this uid and attempt, found without ids in the environment
+    engine = create_engine_for(env["DIAGNOSTIC_OPERATOR_DATABASE_URL"])
+    try:
+        execution_id, attempt_id = repository.resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
+        assert len(repository.query_scalars(engine, execution_id)) == 24
+        # ids given in the environment (a maker that knew them) are used as they are: nothing looked up
+        env.update(DIAGNOSTIC_EXECUTION_ID=str(execution_id), DIAGNOSTIC_ATTEMPT_ID=str(attempt_id),
+                   DIAGNOSTIC_EXECUTION_UID="uid-not-in-the-database")
+        assert sc.run(env, quick(out.parent), io.StringIO()) == 0
+        third = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+        assert third.ingested and third.counts.scalar_values == 24
+    finally:
+        engine.dispose()
+
+
+def test_rows_not_in_the_database_are_an_infrastructure_failure(attempt_env: tuple[Path, dict[str, str]],
+                                                                example_output: Path) -> None:
+    """The operator makes an attempt's rows just after its Job; if they never come, the sidecar retries the
+    look-up within its budget, then reports an infrastructure failure (the attempt is retried) and ingests
+    nothing."""
+    out, env = attempt_env
+    shutil.copytree(example_output, out, dirs_exist_ok=True)
+    env["DIAGNOSTIC_ATTEMPT"] = "2"  # the fixture made attempt 1 only
+    stream = io.StringIO()
+    assert sc.run(env, quick(out.parent), stream) == 1
+    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    assert s.log_published and not s.ingested
+    assert s.infrastructure_error and "attempt 2 of execution" in s.infrastructure_error
+    assert "is not in the database (yet)" in s.infrastructure_error
+    assert any(e["event"] == "retry" for e in events(stream))
 
 
 def test_no_exit_record_still_publishes_the_log(attempt_env: tuple[Path, dict[str, str]]) -> None:

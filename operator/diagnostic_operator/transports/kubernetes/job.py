@@ -69,14 +69,14 @@ def build_job(
     spec: DiagnosticExecutionSpec,
     attempt: int,
     resources: ResourceHint,
-    execution_id: int,
-    attempt_id: int,
     config: OperatorConfig,
     owner_api_version: str = FULL_API_VERSION,
     owner_kind: str = KIND,
 ) -> dict[str, Any]:
     """The ``batch/v1`` Job of attempt ``attempt`` of the execution ``namespace/name`` (uid ``uid``).
 
+    The Job does not name the attempt's database rows: it is made before them (nothing waits for the database
+    on the way to a Job), and the ingest sidecar finds them by the execution's uid and the attempt number.
     ``resources`` is this attempt's ResourceHint (the spec's, grown after an OOM or a timeout); its
     ``queue`` is routed through ``config.queues``. Raises ConfigurationError for a queue the
     configuration does not know.
@@ -120,8 +120,7 @@ def build_job(
     pod_spec["initContainers"] = [_install_shim(config)]
     pod_spec["containers"] = [
         _runner(spec, resources, config),
-        _sidecar(namespace=namespace, name=name, uid=uid, spec=spec, attempt=attempt,
-                 execution_id=execution_id, attempt_id=attempt_id, config=config),
+        _sidecar(namespace=namespace, name=name, uid=uid, spec=spec, attempt=attempt, config=config),
     ]
     pod_spec["volumes"] = [{"name": volume, "emptyDir": {}} for volume in (VOLUME_BIN, VOLUME_OUTPUT, VOLUME_TMP)]
 
@@ -234,15 +233,13 @@ def _runner(spec: DiagnosticExecutionSpec, resources: ResourceHint, config: Oper
 
 
 def _sidecar(*, namespace: str, name: str, uid: str, spec: DiagnosticExecutionSpec, attempt: int,
-             execution_id: int, attempt_id: int, config: OperatorConfig) -> dict[str, Any]:
+             config: OperatorConfig) -> dict[str, Any]:
     env = {
         "DIAGNOSTIC_OUTPUT_DIR": OUTPUT_DIR,
         "DIAGNOSTIC_EXECUTION_NAMESPACE": namespace,
         "DIAGNOSTIC_EXECUTION_NAME": name,
         "DIAGNOSTIC_EXECUTION_UID": uid,
         "DIAGNOSTIC_ATTEMPT": str(attempt),
-        "DIAGNOSTIC_EXECUTION_ID": str(execution_id),
-        "DIAGNOSTIC_ATTEMPT_ID": str(attempt_id),
         "DIAGNOSTIC_RESULTS": spec.results.model_dump_json(by_alias=True),
     }
     if not spec.runtime.shim:  # no exit record will come: the sidecar judges the runner's end from /proc

@@ -46,6 +46,7 @@ from diagnostic_operator.lifecycle.plan import (
     Observed,
     PodView,
     RecordAttemptEnd,
+    RecordAttemptStart,
     Requeue,
     SetStatus,
     plan,
@@ -59,6 +60,7 @@ from diagnostic_operator.spec import (
     AttemptResources,
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
+    ResourceHint,
 )
 from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
@@ -74,6 +76,7 @@ from diagnostic_operator.transports.kubernetes.names import (
     job_name,
 )
 from diagnostic_operator.transports.kubernetes.observe import execution_uid, job_view, pod_view
+from diagnostic_operator.transports.kubernetes.priority import CreationFirst
 
 DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION, KIND, PLURAL)
 OURS = {MANAGED_BY_LABEL: MANAGED_BY}
@@ -99,9 +102,11 @@ class Runtime:
     client: AsyncClient
     wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     db_ids: dict[str, int] = field(default_factory=dict)
-    #: Attempt rows made together with their execution (attempt 1, one transaction): CreateJob needs no
-    #: second database call. Popped when used.
-    first_attempt_ids: dict[str, int] = field(default_factory=dict)
+    #: The last view of each Job and Pod (by object uid) that woke its execution: an event that changes nothing
+    #: the plan reads (a Job's ready count, a Pod's finalizer) wakes no one.
+    views: dict[str, JobView | PodView] = field(default_factory=dict)
+    #: New executions' Jobs first; everything else waits a moment while any is being created
+    priority: CreationFirst = field(default_factory=CreationFirst)
     #: The last status this process wrote per execution, with the resourceVersion the write produced. The
     #: daemon's ``body`` follows the watch and can lag our own write by a moment; planning on the older status
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
@@ -191,6 +196,10 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
         # no creation/update handlers: no diff-base annotation to write (one PATCH per execution less)
         settings_.persistence.diffbase_storage = NoDiffBaseStorage()
         settings_.posting.level = logging.WARNING  # our own events tell the story; Kopf's logs stay in logs
+        # Only our Jobs and Pods, selected by the API server: cluster-wide, every other Pod of the cluster would
+        # otherwise be sent, decoded and filtered out here.
+        settings_.watching.label_selectors["batch", "v1", "jobs"] = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        settings_.watching.label_selectors["v1", "pods"] = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
         # A watch stream can stay open and silent after etcd or the API server restarts; Kopf re-connects after
@@ -277,13 +286,30 @@ async def execution_pods(body: kopf.Body, **_: Any) -> dict[str, PodView] | None
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)
+async def wake_on_job(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    """A Job of an execution changed: wake that execution's daemon, if the plan would see a change."""
+    _wake(memo, body, type, job_view(body))
+
+
 @kopf.on.event("", "v1", "pods", labels=OURS)
-async def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A Job or Pod of an execution changed: wake that execution's daemon."""
+async def wake_on_pod(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    """A Pod of an execution changed: wake that execution's daemon, if the plan would see a change."""
+    _wake(memo, body, type, pod_view(body))
+
+
+def _wake(memo: kopf.Memo, body: kopf.Body, event: str | None, view: JobView | PodView | None) -> None:
     uid = execution_uid(body)
     runtime = memo.get("runtime")
-    if uid and runtime is not None:
-        runtime.wakeups[uid].set()
+    if not uid or not isinstance(runtime, Runtime):
+        return
+    key = str(body.get("metadata", {}).get("uid", ""))
+    if event == "DELETED" or view is None:
+        runtime.views.pop(key, None)
+    elif runtime.views.get(key) == view:
+        return  # nothing the plan reads has changed
+    else:
+        runtime.views[key] = view
+    runtime.wakeups[uid].set()
 
 
 # ---------------------------------------------------------------------------------------------- the daemon
@@ -328,8 +354,12 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
     if status.phase.terminal and not any(not j.finished for j in jobs.values()):
         return None
     try:
-        new = not (status.attempts or jobs or deleting or spec.cancel)  # the plan will start attempt 1
-        execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec, new=new)
+        # A new execution (the plan will start attempt 1) gets its Job before its database rows: the rows are
+        # the RecordAttemptStart that follows. Any other is allocated first (its id is in what the plan writes).
+        new = not (status.attempts or jobs or deleting or spec.cancel)
+        execution_id = runtime.db_ids.get(uid)
+        if execution_id is None and not new:
+            execution_id = await _ensure_allocated(runtime, namespace, name, uid, spec)
         observed = Observed(
             name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
             status=status.model_copy(update={"database_execution_id": execution_id}),
@@ -357,23 +387,30 @@ def _group(pods: Any) -> dict[int, list[PodView]]:
 
 
 async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: str,
-                            spec: DiagnosticExecutionSpec, new: bool) -> int:
-    """The execution's database id (allocated on first sight). For a ``new`` execution (no attempt in its
-    status yet) attempt 1's row is made in the same transaction: the plan's first action is its Job."""
+                            spec: DiagnosticExecutionSpec, first: RecordAttemptStart | None = None) -> int:
+    """The execution's database id (allocated on first sight). With ``first`` (a new execution's attempt 1,
+    whose Job was just made) attempt 1's row is made in the same transaction."""
     if uid not in runtime.db_ids:
         store_url = spec.output.store or runtime.config.default_store or runtime.settings.store_url
         location = store_uri(store_url, execution_prefix(namespace, name, uid))  # no client is built
-        first = repository.AttemptStart(
-            resources=AttemptResources(memory=spec.resources.memory, cpu=spec.resources.cpu,
-                                       wall_clock=spec.resources.wall_clock),
-            job=job_name(name, 1)) if new else None
+        start = None if first is None else repository.AttemptStart(
+            resources=AttemptResources(memory=first.resources.memory, cpu=first.resources.cpu,
+                                       wall_clock=first.resources.wall_clock),
+            job=first.job)
         allocation = await asyncio.to_thread(
             repository.allocate_execution, runtime.engine, namespace=namespace, name=name, uid=uid, spec=spec,
-            output_location=location, first_attempt=first)
+            output_location=location, first_attempt=start)
         runtime.db_ids[uid] = allocation.execution_id
-        if allocation.first_attempt_id is not None:
-            runtime.first_attempt_ids[uid] = allocation.first_attempt_id
+        if first is not None and allocation.first_attempt_id is None:  # the execution existed: ensure the row
+            await _record_start(runtime, allocation.execution_id, first)
     return runtime.db_ids[uid]
+
+
+async def _record_start(runtime: Runtime, execution_id: int, action: RecordAttemptStart) -> None:
+    r = action.resources
+    await asyncio.to_thread(
+        repository.record_attempt_start, runtime.engine, execution_id, action.attempt,
+        resources=AttemptResources(memory=r.memory, cpu=r.cpu, wall_clock=r.wall_clock), job=action.job)
 
 
 async def _vanished_but_there(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
@@ -400,29 +437,44 @@ async def _vanished_but_there(runtime: Runtime, obs: Observed, actions: list[Act
     return False
 
 
-async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: list[Action],
+async def _create_job(runtime: Runtime, obs: Observed, number: int, resources: ResourceHint) -> None:
+    manifest = build_job(namespace=obs.namespace, name=obs.name, uid=obs.uid, spec=obs.spec, attempt=number,
+                         resources=resources, config=runtime.config)
+    try:
+        await runtime.client.create(cast(Job, Job.from_dict(manifest)))
+        metrics.JOBS_CREATED.inc()
+    except ApiError as exc:
+        if exc.status.code != 409:  # 409: it exists already (a replay): fine
+            raise
+
+
+async def _execute(runtime: Runtime, obs: Observed, execution_id: int | None, actions: list[Action],
                    body: kopf.Body, logger: kopf.Logger) -> float:
-    """Carry out the plan's actions, in order; each is idempotent. Returns how long to sleep."""
+    """Carry out the plan's actions, in order; each is idempotent. Returns how long to sleep.
+
+    ``execution_id`` is None for a new execution: its Job is created at once, and its rows (and with them the
+    id its status names) by the RecordAttemptStart after it. Every action but a new execution's Job waits while
+    other new executions' Jobs are being created (``CreationFirst``)."""
     sleep = MAX_SLEEP
     finished_with_attempt = False
+    waited = False
     for action in actions:
+        if not waited and not (isinstance(action, CreateJob) and execution_id is None):
+            await runtime.priority.wait()
+            waited = True
         match action:
             case CreateJob(attempt=number, resources=resources):
-                made = runtime.first_attempt_ids.pop(obs.uid, None) if number == 1 else None
-                attempt_id = made if made is not None else await asyncio.to_thread(
-                    repository.record_attempt_start, runtime.engine, execution_id, number,
-                    resources=AttemptResources(memory=resources.memory, cpu=resources.cpu,
-                                               wall_clock=resources.wall_clock),
-                    job=job_name(obs.name, number))
-                manifest = build_job(namespace=obs.namespace, name=obs.name, uid=obs.uid, spec=obs.spec,
-                                     attempt=number, resources=resources, execution_id=execution_id,
-                                     attempt_id=attempt_id, config=runtime.config)
-                try:
-                    await runtime.client.create(cast(Job, Job.from_dict(manifest)))
-                    metrics.JOBS_CREATED.inc()
-                except ApiError as exc:
-                    if exc.status.code != 409:  # 409: it exists already (a replay): fine
-                        raise
+                if execution_id is None:
+                    async with runtime.priority.creation():
+                        await _create_job(runtime, obs, number, resources)
+                else:
+                    await _create_job(runtime, obs, number, resources)
+            case RecordAttemptStart():
+                if execution_id is None:  # a new execution: its rows and attempt 1's, in one transaction
+                    execution_id = await _ensure_allocated(runtime, obs.namespace, obs.name, obs.uid, obs.spec,
+                                                           first=action)
+                else:
+                    await _record_start(runtime, execution_id, action)
             case DeleteJob(name=name):
                 try:
                     await runtime.client.delete(Job, name, namespace=obs.namespace,
@@ -431,6 +483,7 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                     if exc.status.code != 404:
                         raise
             case RecordAttemptEnd(attempt=record):
+                assert execution_id is not None, "an attempt ends only after its execution was allocated"
                 # the execution's end, when the plan has one, goes into the same transaction
                 finish = next((a for a in actions if isinstance(a, Finish)), None)
                 await asyncio.to_thread(
@@ -450,11 +503,14 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int, actions: 
                     metrics.RUN_SECONDS.observe(record.telemetry.duration_seconds)
             case Finish(phase=phase, failure_class=failure_class, reason=reason, message=message, dirty=dirty):
                 if not finished_with_attempt:
+                    assert execution_id is not None, "an execution finishes only after it was allocated"
                     await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id,
                                             phase=phase, failure_class=failure_class, reason=reason,
                                             message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(phase)).inc()
             case SetStatus(status=status):
+                if status.database_execution_id is None and execution_id is not None:
+                    status = status.model_copy(update={"database_execution_id": execution_id})  # allocated above
                 document = status.model_dump(by_alias=True, exclude_none=True, mode="json")
                 result = await runtime.client.patch(
                     DiagnosticExecutionResource.Status, obs.name, {"status": document}, namespace=obs.namespace,
@@ -484,5 +540,4 @@ async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     runtime.phases.forget(uid)
     runtime.written.pop(uid, None)
     runtime.db_ids.pop(uid, None)
-    runtime.first_attempt_ids.pop(uid, None)
     runtime.wakeups.pop(uid, None)
