@@ -1,5 +1,6 @@
 """The baseline of benchmarks/operator_scale.py: the least a Kopf operator can do for a DiagnosticExecution —
-create one Job for it, with lightkube's async client (as our operator does), and nothing else.
+create one Job for it, with the same API client as our operator (Kopf's own aiohttp client, through
+``transports/kubernetes/api.py``; lightkube until session 6, when our operator moved off it), and nothing else.
 
     kopf run --standalone --namespace NS benchmarks/baseline_operator.py
 
@@ -15,9 +16,8 @@ import os
 from typing import Any
 
 import kopf
-from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
-from lightkube.resources.batch_v1 import Job
+
+from diagnostic_operator.transports.kubernetes.api import ApiError, KubeApi, path, status_of
 
 POD = json.loads(os.environ.get("BASELINE_POD", "{}"))
 
@@ -27,7 +27,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="baseline.bench")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="baseline.bench")
     settings.posting.level = logging.WARNING
-    memo["client"] = AsyncClient()
+    memo["api"] = KubeApi(settings)
 
 
 def job_manifest(name: str, image: str, command: list[str], pod: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ async def create_job(body: kopf.Body, name: str, namespace: str, memo: kopf.Memo
     job = job_manifest(name, body["spec"]["image"], list(body["spec"]["command"]), POD)
     kopf.adopt(job, owner=body)
     try:
-        await memo["client"].create(Job.from_dict(job), namespace=namespace)
+        await memo["api"].create(path("batch", "v1", "jobs", namespace), job)
     except ApiError as exc:
-        if exc.status.code != 409:
+        if status_of(exc) != 409:
             raise

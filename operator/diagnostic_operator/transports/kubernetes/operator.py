@@ -3,7 +3,8 @@
 For every ``DiagnosticExecution`` one async daemon loops: observe (the object's live body, and its Jobs and
 Pods from in-memory indices fed by one watch per kind, so a pass makes no GET) → ``plan`` → carry out the
 actions (each idempotent) → sleep until a Job/Pod event of this execution or the requested requeue time.
-Database calls run in threads; Kubernetes calls use lightkube's async client: nothing blocks the loop.
+Database calls run in threads; Kubernetes calls use Kopf's own aiohttp client (``api.py``): nothing blocks the
+loop.
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import httpx2 as httpx
+import aiohttp
 import kopf
-from lightkube import ALL_NS, AsyncClient
-from lightkube.core.exceptions import ApiError
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Pod
-from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,7 +50,6 @@ from diagnostic_operator.settings import Settings
 from diagnostic_operator.spec import (
     API_GROUP,
     API_VERSION,
-    KIND,
     PLURAL,
     AttemptResources,
     DiagnosticExecutionSpec,
@@ -64,6 +58,7 @@ from diagnostic_operator.spec import (
 )
 from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
+from diagnostic_operator.transports.kubernetes.api import ApiError, KubeApi, path, status_of
 from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
 from diagnostic_operator.transports.kubernetes.diffbase import NoDiffBaseStorage
 from diagnostic_operator.transports.kubernetes.job import build_job
@@ -78,7 +73,6 @@ from diagnostic_operator.transports.kubernetes.names import (
 from diagnostic_operator.transports.kubernetes.observe import execution_uid, job_view, pod_view
 from diagnostic_operator.transports.kubernetes.priority import CreationFirst
 
-DiagnosticExecutionResource = create_namespaced_resource(API_GROUP, API_VERSION, KIND, PLURAL)
 OURS = {MANAGED_BY_LABEL: MANAGED_BY}
 MAX_SLEEP = 60.0
 #: After trouble with the API server (a failed pass, a failed watch request): watch events may have been lost
@@ -99,7 +93,7 @@ class Runtime:
     settings: Settings
     config: OperatorConfig
     engine: Engine
-    client: AsyncClient
+    api: KubeApi
     wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     db_ids: dict[str, int] = field(default_factory=dict)
     #: The last view of each Job and Pod (by object uid) that woke its execution: an event that changes nothing
@@ -146,11 +140,14 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return memo["runtime"]  # type: ignore[no-any-return]
 
 
+ROUTINE = frozenset({"Handler 'wake_on_job' succeeded.", "Handler 'wake_on_pod' succeeded."})
+
+
 class _DropRoutine(logging.Filter):
-    """Drops Kopf's "Handler 'wake' succeeded." (one line per Job/Pod event: thousands, saying nothing)."""
+    """Drops Kopf's "Handler 'wake_on_…' succeeded." (one line per Job/Pod event: thousands, saying nothing)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.INFO and record.getMessage() == "Handler 'wake' succeeded.")
+        return not (record.levelno <= logging.INFO and record.getMessage() in ROUTINE)
 
 
 def quiet_routine_logs(verbose: bool) -> None:
@@ -186,7 +183,7 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
     """Register the start-up handler with this process's settings (called by the CLI before kopf runs).
     ``namespaces``: the watched ones (None: all), where the liveness probe asks the API server;
     ``api_grace``: how long the API server may stay silent before the liveness probe fails."""
-    probe_namespace = namespaces[0] if namespaces else ALL_NS
+    probe_url = path(API_GROUP, API_VERSION, PLURAL, namespaces[0] if namespaces else None, params={"limit": "1"})
 
     @kopf.on.startup(retries=3, backoff=5)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -217,7 +214,7 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
             concurrent.futures.ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="db"))
         await asyncio.to_thread(upgrade, site.database_url)
         engine = create_engine_for(site.database_url, **pool_size_for(site.database_url, DB_THREADS))
-        memo["runtime"] = runtime = Runtime(site, config, engine, AsyncClient(),
+        memo["runtime"] = runtime = Runtime(site, config, engine, KubeApi(settings),
                                             contact=ApiContact(api_grace, time.monotonic()))
         _KOPF_CLIENTS.addHandler(_TroubleWatch(runtime))
 
@@ -230,11 +227,9 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
             return "starting"
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
-                async for _item in runtime.client.list(DiagnosticExecutionResource, namespace=probe_namespace,
-                                                       chunk_size=1):
-                    break
+                await runtime.api.items(probe_url)
             runtime.contact.answered(time.monotonic())
-        except (ApiError, OSError, TimeoutError, httpx.HTTPError) as exc:
+        except (ApiError, OSError, TimeoutError, aiohttp.ClientError) as exc:
             runtime.contact.failed(f"{type(exc).__name__}: {exc}"[:300])
         alive, message = runtime.contact.verdict(time.monotonic())
         if not alive:
@@ -244,11 +239,8 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
 
     @kopf.on.cleanup()
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-        runtime = memo.get("runtime")
         for handler in [h for h in _KOPF_CLIENTS.handlers if isinstance(h, _TroubleWatch)]:
             _KOPF_CLIENTS.removeHandler(handler)
-        if runtime is not None:
-            await runtime.client.close()
 
 
 @kopf.on.login()
@@ -369,7 +361,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
         return await _execute(runtime, observed, execution_id, actions, body, logger)
-    except (ApiError, OSError, ConfigurationError, StoreError, httpx.HTTPError, SQLAlchemyError,
+    except (ApiError, OSError, ConfigurationError, StoreError, aiohttp.ClientError, TimeoutError, SQLAlchemyError,
             DatabaseError) as exc:
         # the API server or the database is away (restart, network): try again soon, never crash the daemon
         runtime.trouble_at = time.monotonic()
@@ -422,17 +414,13 @@ async def _vanished_but_there(runtime: Runtime, obs: Observed, actions: list[Act
             continue
         number = action.attempt.number
         if action.attempt.reason == "JobVanished":
-            try:
-                await runtime.client.get(Job, job_name(obs.name, number), namespace=obs.namespace)
-            except ApiError as exc:
-                if exc.status.code == 404:
-                    return False
-                raise
-            return True
+            return await runtime.api.get(path("batch", "v1", "jobs", obs.namespace, job_name(obs.name, number))) \
+                is not None
         if action.attempt.reason == "PodVanished":
-            labels: dict[str, Any] = {EXECUTION_UID_LABEL: obs.uid, ATTEMPT_LABEL: str(number)}
-            async for pod in runtime.client.list(Pod, namespace=obs.namespace, labels=labels):
-                if pod.metadata is not None and not pod.metadata.deletionTimestamp:
+            selector = f"{EXECUTION_UID_LABEL}={obs.uid},{ATTEMPT_LABEL}={number}"
+            for pod in await runtime.api.items(path("", "v1", "pods", obs.namespace,
+                                                    params={"labelSelector": selector})):
+                if not (pod.get("metadata") or {}).get("deletionTimestamp"):
                     return True
     return False
 
@@ -441,10 +429,11 @@ async def _create_job(runtime: Runtime, obs: Observed, number: int, resources: R
     manifest = build_job(namespace=obs.namespace, name=obs.name, uid=obs.uid, spec=obs.spec, attempt=number,
                          resources=resources, config=runtime.config)
     try:
-        await runtime.client.create(cast(Job, Job.from_dict(manifest)))
+        await runtime.api.create(path("batch", "v1", "jobs", obs.namespace), manifest)
         metrics.JOBS_CREATED.inc()
+        log.info("%s/%s: Job %s created", obs.namespace, obs.name, manifest["metadata"]["name"])
     except ApiError as exc:
-        if exc.status.code != 409:  # 409: it exists already (a replay): fine
+        if status_of(exc) != 409:  # 409: it exists already (a replay): fine
             raise
 
 
@@ -476,12 +465,7 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int | None, ac
                 else:
                     await _record_start(runtime, execution_id, action)
             case DeleteJob(name=name):
-                try:
-                    await runtime.client.delete(Job, name, namespace=obs.namespace,
-                                                cascade=CascadeType.BACKGROUND)
-                except ApiError as exc:
-                    if exc.status.code != 404:
-                        raise
+                await runtime.api.delete(path("batch", "v1", "jobs", obs.namespace, name))  # gone already: fine
             case RecordAttemptEnd(attempt=record):
                 assert execution_id is not None, "an attempt ends only after its execution was allocated"
                 # the execution's end, when the plan has one, goes into the same transaction
@@ -512,14 +496,13 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int | None, ac
                 if status.database_execution_id is None and execution_id is not None:
                     status = status.model_copy(update={"database_execution_id": execution_id})  # allocated above
                 document = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-                result = await runtime.client.patch(
-                    DiagnosticExecutionResource.Status, obs.name, {"status": document}, namespace=obs.namespace,
-                    patch_type=PatchType.MERGE)
-                revision = _revision(result.metadata.resourceVersion if result.metadata else None)
+                result = await runtime.api.merge_patch(
+                    path(API_GROUP, API_VERSION, PLURAL, obs.namespace, obs.name, "status"), {"status": document})
+                revision = _revision((result.get("metadata") or {}).get("resourceVersion"))
                 runtime.phases.set(obs.uid, str(status.phase))
                 if revision is not None:
-                    runtime.written[obs.uid] = (
-                        revision, result.status if isinstance(result.status, dict) else document)
+                    written = result.get("status")
+                    runtime.written[obs.uid] = (revision, written if isinstance(written, dict) else document)
             case Emit(type=kind, reason=reason, message=message):
                 kopf.event(body, type=kind, reason=reason, message=message[:1000])
                 log.info("%s/%s %s: %s", obs.namespace, obs.name, reason, message)
