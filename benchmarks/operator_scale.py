@@ -396,7 +396,7 @@ def measure(kind: str, ctx: Context, rep: int) -> dict[str, Any]:
     if ctx.profile is not None and kind == "ours":  # py-spy (dev extras), folded stacks for a flame graph
         ctx.profile.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(proc.pid),
-                                "--rate", "25", "--format", "raw", "--nonblocking", "-o",
+                                "--rate", "25", "--format", "raw", "--nonblocking", *os.environ.get("PYSPY_EXTRA", "").split(), "-o",
                                 str(ctx.profile / f"{namespace}.folded")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result["profile"] = str(ctx.profile / f"{namespace}.folded")

@@ -76,3 +76,47 @@ def test_a_failed_creation_does_not_keep_the_gate_closed() -> None:
         return await gate.wait()
 
     assert asyncio.run(main()) == 0.0
+
+
+def test_other_writes_hold_one_of_the_slots() -> None:
+    async def main() -> int:
+        gate = CreationFirst(max_wait=5, slots=2)
+        inside = 0
+        most = 0
+
+        async def write() -> None:
+            nonlocal inside, most
+            async with gate.other():
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.02)
+                inside -= 1
+
+        await asyncio.gather(*[write() for _ in range(7)])
+        return most
+
+    assert asyncio.run(main()) == 2
+
+
+def test_other_writes_wait_for_the_gate_first() -> None:
+    order: list[str] = []
+
+    async def main() -> None:
+        gate = CreationFirst(max_wait=5, slots=4)
+
+        async def create() -> None:
+            async with gate.creation():
+                await asyncio.sleep(0.05)
+                order.append("job")
+
+        async def write() -> None:
+            async with gate.other():
+                order.append("status")
+
+        task = asyncio.create_task(create())
+        await asyncio.sleep(0)
+        await write()
+        await task
+
+    asyncio.run(main())
+    assert order == ["job", "status"]

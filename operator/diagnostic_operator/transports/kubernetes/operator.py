@@ -81,6 +81,8 @@ TROUBLE_POLL = 10.0
 TROUBLE_WINDOW = 120.0
 WATCH_INACTIVITY_TIMEOUT = 20.0
 DB_THREADS = 16
+#: Passes carrying out their writes (status, events, database) at once; a new execution's Job needs no slot
+OTHER_WRITE_SLOTS = 8
 PROBE_TIMEOUT = 4.0  # the chart's liveness probe waits 5 s
 API_ERROR_BACKOFFS = (1.0, 1.0, 2.0, 3.0) + (5.0,) * 24
 log = logging.getLogger("diagnostic_operator.operator")
@@ -100,7 +102,7 @@ class Runtime:
     #: the plan reads (a Job's ready count, a Pod's finalizer) wakes no one.
     views: dict[str, JobView | PodView] = field(default_factory=dict)
     #: New executions' Jobs first; everything else waits a moment while any is being created
-    priority: CreationFirst = field(default_factory=CreationFirst)
+    priority: CreationFirst = field(default_factory=lambda: CreationFirst(slots=OTHER_WRITE_SLOTS))
     #: The last status this process wrote per execution, with the resourceVersion the write produced. The
     #: daemon's ``body`` follows the watch and can lag our own write by a moment; planning on the older status
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
@@ -111,14 +113,38 @@ class Runtime:
     #: When the API server last answered the liveness probe's question
     contact: ApiContact = field(default_factory=lambda: ApiContact(DEFAULT_GRACE_SECONDS, time.monotonic()))
 
-    def current_status(self, uid: str, body: kopf.Body) -> dict[str, Any]:
-        """The execution's status: the body's, unless this process wrote a newer one the watch has not shown."""
+    #: The last validated spec (by generation) and status (by the resourceVersion it came with) per execution:
+    #: a pass woken by a Pod event re-reads the same body, and validating it again was ~6 % of the CPU
+    #: at 500 executions (py-spy --gil, benchmarks/operator_scale.py).
+    models: dict[str, tuple[object, DiagnosticExecutionSpec, tuple[str, object], DiagnosticExecutionStatus]] = field(
+        default_factory=dict)
+
+    def current_status(self, uid: str, body: kopf.Body) -> tuple[tuple[str, object], dict[str, Any]]:
+        """The execution's status: the body's, unless this process wrote a newer one the watch has not shown;
+        with the resourceVersion it is the status of."""
         mine = self.written.get(uid)
-        seen = _revision(body.get("metadata", {}).get("resourceVersion"))
+        rv = body.get("metadata", {}).get("resourceVersion")
+        seen = _revision(rv)
         if mine is not None and (seen is None or seen < mine[0]):
-            return mine[1]
+            return ("mine", mine[0]), mine[1]
         self.written.pop(uid, None)
-        return dict(body.get("status") or {})
+        return ("body", rv), dict(body.get("status") or {})
+
+    def validated(self, uid: str, body: kopf.Body) -> tuple[DiagnosticExecutionSpec, DiagnosticExecutionStatus]:
+        """The body's spec and the current status as models, validated once per generation / version."""
+        generation = body.get("metadata", {}).get("generation")
+        version, raw = self.current_status(uid, body)
+        cached = self.models.get(uid)
+        if cached is not None and cached[0] == generation:
+            spec = cached[1]
+        else:
+            spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
+        if cached is not None and cached[2] == version and version[1] is not None:
+            status = cached[3]
+        else:
+            status = DiagnosticExecutionStatus.model_validate(raw)
+        self.models[uid] = (generation, spec, version, status)
+        return spec, status
 
 
 def longest_sleep(trouble_at: float | None, now: float) -> float:
@@ -335,8 +361,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
     name, namespace, uid = meta.get("name", ""), meta.get("namespace", ""), meta.get("uid", "")
     deleting = bool(meta.get("deletionTimestamp"))
     try:
-        spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
-        status = DiagnosticExecutionStatus.model_validate(runtime.current_status(uid, body))
+        spec, status = runtime.validated(uid, body)
     except ValidationError as exc:
         # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
         kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
@@ -444,12 +469,18 @@ async def _execute(runtime: Runtime, obs: Observed, execution_id: int | None, ac
     ``execution_id`` is None for a new execution: its Job is created at once, and its rows (and with them the
     id its status names) by the RecordAttemptStart after it. Every action but a new execution's Job waits while
     other new executions' Jobs are being created (``CreationFirst``)."""
+    async with contextlib.AsyncExitStack() as others:
+        return await _carry_out(runtime, obs, execution_id, actions, body, others)
+
+
+async def _carry_out(runtime: Runtime, obs: Observed, execution_id: int | None, actions: list[Action],
+                     body: kopf.Body, others: contextlib.AsyncExitStack) -> float:
     sleep = MAX_SLEEP
     finished_with_attempt = False
     waited = False
     for action in actions:
         if not waited and not (isinstance(action, CreateJob) and execution_id is None):
-            await runtime.priority.wait()
+            await others.enter_async_context(runtime.priority.other())
             waited = True
         match action:
             case CreateJob(attempt=number, resources=resources):
@@ -523,4 +554,5 @@ async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     runtime.phases.forget(uid)
     runtime.written.pop(uid, None)
     runtime.db_ids.pop(uid, None)
+    runtime.models.pop(uid, None)
     runtime.wakeups.pop(uid, None)
