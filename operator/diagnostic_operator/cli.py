@@ -241,15 +241,9 @@ def install_shim(
     output_dir: Annotated[Path, typer.Argument(help="The output folder to create, mode 0777 (do-output).")],
 ) -> None:
     """Init container of an execution Pod: copy the runner shim into BIN_DIR and create OUTPUT_DIR."""
-    from diagnostic_operator.runtime.install_shim import InstallError
-    from diagnostic_operator.runtime.install_shim import install_shim as install
+    from diagnostic_operator.runtime.install_shim import run as run_install
 
-    try:
-        result = install(bin_dir, output_dir)
-    except InstallError as exc:
-        raise fail(str(exc), 1) from None
-    sys.stdout.write(json.dumps({"event": "shim-installed", "shim": str(result.shim),
-                                 "copied": result.shim_copied, "outputDir": str(result.output_dir)}) + "\n")
+    raise typer.Exit(run_install(bin_dir, output_dir, sys.stdout, sys.stderr))
 
 
 @app.command("sidecar")

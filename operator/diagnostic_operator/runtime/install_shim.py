@@ -14,12 +14,14 @@ Running it again is harmless: an identical shim is left alone, a different one i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
-from diagnostic_operator.runtime.shim import SHIM_RESOURCE, shim_path
+from diagnostic_operator.runtime.shim_file import SHIM_RESOURCE, shim_path
 
 SHIM_MODE = 0o755
 OUTPUT_MODE = 0o777
@@ -77,3 +79,15 @@ def _write_if_changed(target: Path, content: bytes) -> bool:
             tmp.unlink()
         raise
     return True
+
+
+def run(bin_dir: Path, output_dir: Path, out: TextIO, err: TextIO) -> int:
+    """The init container's command: install, print one JSON event line; exit code 0, or 1 with the error."""
+    try:
+        result = install_shim(bin_dir, output_dir)
+    except InstallError as exc:
+        err.write(f"error: {exc}\n")
+        return 1
+    out.write(json.dumps({"event": "shim-installed", "shim": str(result.shim), "copied": result.shim_copied,
+                          "outputDir": str(result.output_dir)}) + "\n")
+    return 0

@@ -1,4 +1,4 @@
-"""Where the runner shim lives, and how old its heartbeat is.
+"""Where the runner shim lives (``shim_file``), and how old its heartbeat is.
 
 The shim itself is ``shim.sh`` next to this module (POSIX sh, shipped as package data); its contract is
 documented in docs/exit-record.md.
@@ -7,22 +7,12 @@ documented in docs/exit-record.md.
 from __future__ import annotations
 
 import time
-from importlib.resources import files
 from pathlib import Path
 
 from diagnostic_operator.runtime.exit_record import HEARTBEAT_FILE
+from diagnostic_operator.runtime.shim_file import SHIM_RESOURCE, shim_path
 
-SHIM_RESOURCE = "shim.sh"
-
-
-def shim_path() -> Path:
-    """The installed ``shim.sh`` as a real file (to run it, or to copy it into an image or a ConfigMap)."""
-    resource = files("diagnostic_operator.runtime").joinpath(SHIM_RESOURCE)
-    path = resource if isinstance(resource, Path) else Path(str(resource))
-    if not path.is_file():
-        raise FileNotFoundError(f"the runner shim is not installed as a file: {resource}")
-    return path
-
+__all__ = ["SHIM_RESOURCE", "read_heartbeat_age", "shim_path"]
 
 def read_heartbeat_age(output_dir: Path, now: float | None = None) -> float | None:
     """Seconds since the shim last touched its heartbeat in ``output_dir``; None when there is none.
