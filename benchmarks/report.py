@@ -20,6 +20,8 @@ GOALS = {
     "ingest": "our ingest ≤ 2× a plain psycopg `COPY` of the same rows; a repeat ingest adds 0 rows (issue 2)",
     "run_overhead": "`run` (shim + classify + publish + ingest) adds < 1 s over the bare command (issue 2)",
     "publish": "publishing 1,000 files (1 GB) reaches ≥ 80 % of a plain boto3 upload loop's throughput (issue 5)",
+    "pod_overhead": "a no-op diagnostic's Pod: the init container, shim and sidecar add < 3 s over a Pod running the bare "
+                    "command, on the real node (issue 5)",
     "operator_scale": "500 executions at once (kwok): our p99 creation→Job ≤ 1.5× a minimal Kopf operator's, "
                       "operator RSS < 250 MB (issue 4)",
     "scale": "N executions in bursts with a mix of outcomes (kwok): our Job-creation rate ≥ 80 % of a direct client "
@@ -123,6 +125,9 @@ def summary(name: str, r: dict[str, Any]) -> str:
     if name == "run_overhead":
         return (f"wall: bare {g('bare_median_s')} s, run {g('run_median_s')} s, overhead {g('overhead_median_s')} s; "
                 f"CPU: overhead {g('cpu_overhead_median_s')} s (medians of {g('runs')})")
+    if name == "pod_overhead":
+        return (f"median kubectl create → Succeeded: bare {g('bareMedianSeconds')} s, full {g('fullMedianSeconds')} s, "
+                f"extra {g('extraSeconds')} s (of {g('repeat')} each, alternating)")
     if name == "operator_scale":
         ours, base = r.get("ours") or {}, r.get("baseline") or {}
         return (f"N={g('n')}: p99 creation→Job ours {ours.get('create_to_job_p99_s')} s vs baseline "
