@@ -64,6 +64,8 @@ EVENT_OF_CLASS = {"Success": "Succeeded", "DiagnosticError": "DiagnosticError", 
                   "OutOfMemory": "OutOfMemory", "TimedOut": "TimedOut", "Configuration": "Configuration"}
 SEED = int(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_SEED") or random.SystemRandom().randrange(10**6))
 MIN_KILLS = 3  # SIGKILLs the first test must land while executions are in flight
+#: How long the SIGKILL test waits for every execution to be terminal (raise it with N, e.g. 1200 at 300)
+TERMINAL_TIMEOUT = float(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_TIMEOUT", "300"))
 
 
 def summary(**changes: Any) -> str:
@@ -348,6 +350,7 @@ def check_end_state(site: Site, names: list[str], expected: dict[str, list[str]]
 # ---------------------------------------------------------------------------------------------- 1. SIGKILL
 
 
+@pytest.mark.timeout(max(600.0, TERMINAL_TIMEOUT + 300.0))  # the suite's 600 s would cut a long run by hand short
 def test_operator_sigkilled_at_random_points(kwok_site: Site) -> None:
     """N executions in bursts on kwok (fates: 70 % succeed, 20 % evicted, 10 % fail), the operator SIGKILLed
     every 1–6 s (+ up to n/15 s) after it is ready and restarted after 0–1 s, until every execution is terminal."""
@@ -395,7 +398,7 @@ def test_operator_sigkilled_at_random_points(kwok_site: Site) -> None:
             if (seen := len(kills)) < MIN_KILLS:
                 wait_for(lambda: len(kills) > seen, timeout=60, describe="the next SIGKILL")
             time.sleep(rng.uniform(0.2, 2.0))
-        wait_all_terminal(site, names, timeout=float(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_TIMEOUT", "300")))
+        wait_all_terminal(site, names, timeout=TERMINAL_TIMEOUT)
     finally:
         done.set()
         chaos.join(timeout=60)
