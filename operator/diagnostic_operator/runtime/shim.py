@@ -14,6 +14,7 @@ from diagnostic_operator.runtime.shim_file import SHIM_RESOURCE, shim_path
 
 __all__ = ["SHIM_RESOURCE", "read_heartbeat_age", "shim_path"]
 
+
 def read_heartbeat_age(output_dir: Path, now: float | None = None) -> float | None:
     """Seconds since the shim last touched its heartbeat in ``output_dir``; None when there is none.
 

@@ -113,11 +113,9 @@ class Runtime:
     #: When the API server last answered the liveness probe's question
     contact: ApiContact = field(default_factory=lambda: ApiContact(DEFAULT_GRACE_SECONDS, time.monotonic()))
 
-    #: The last validated spec (by generation) and status (by the resourceVersion it came with) per execution:
-    #: a pass woken by a Pod event re-reads the same body, and validating it again was ~6 % of the CPU
-    #: at 500 executions (py-spy --gil, benchmarks/operator_scale.py).
-    models: dict[str, tuple[object, DiagnosticExecutionSpec, tuple[str, object], DiagnosticExecutionStatus]] = field(
-        default_factory=dict)
+    #: The last validated spec and status per execution: a pass woken by a Pod event re-reads the same body
+    #: (pydantic validation of both per pass was 3-3.7 % of py-spy samples at 500 executions, docs/benchmarks.md).
+    models: dict[str, Validated] = field(default_factory=dict)
 
     def current_status(self, uid: str, body: kopf.Body) -> tuple[tuple[str, object], dict[str, Any]]:
         """The execution's status: the body's, unless this process wrote a newer one the watch has not shown;
@@ -135,16 +133,22 @@ class Runtime:
         generation = body.get("metadata", {}).get("generation")
         version, raw = self.current_status(uid, body)
         cached = self.models.get(uid)
-        if cached is not None and cached[0] == generation:
-            spec = cached[1]
-        else:
-            spec = DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
-        if cached is not None and cached[2] == version and version[1] is not None:
-            status = cached[3]
-        else:
-            status = DiagnosticExecutionStatus.model_validate(raw)
-        self.models[uid] = (generation, spec, version, status)
+        spec = cached.spec if cached is not None and cached.generation == generation else \
+            DiagnosticExecutionSpec.model_validate(body.get("spec", {}))
+        status = cached.status if cached is not None and cached.version == version and version[1] is not None else \
+            DiagnosticExecutionStatus.model_validate(raw)
+        self.models[uid] = Validated(generation, spec, version, status)
         return spec, status
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """One execution's validated spec (of a generation) and status (of a version: ours or the body's)."""
+
+    generation: object
+    spec: DiagnosticExecutionSpec
+    version: tuple[str, object]
+    status: DiagnosticExecutionStatus
 
 
 def longest_sleep(trouble_at: float | None, now: float) -> float:
