@@ -2,7 +2,8 @@
 
 ``render RUN.jsonl`` merges the run's lines into ``benchmarks/latest.jsonl`` (committed: the latest result of
 every benchmark, with its run id, time and load) and renders all of them, so that ``benchmarks/run NAME``
-updates one benchmark's figures without dropping the others'."""
+updates one benchmark's figures without dropping the others'. A run that printed no figures (killed,
+crashed) keeps the recorded ones; the page is written whole or not at all."""
 
 from __future__ import annotations
 
@@ -71,6 +72,12 @@ def merge(path: str) -> list[dict[str, Any]]:
     stamped = {item["name"]: item for item in old if item.get("run") == run_id}  # a re-render keeps the stamps
     new = [json.loads(line) | {k: stamped.get(line_name(line), stamp).get(k, v) for k, v in stamp.items()}
            for line in Path(path).read_text().splitlines() if line.strip()]
+    recorded = {item["name"]: item for item in old}
+    kept = [item for item in new if item.get("result") is None and item["name"] in recorded]
+    for item in kept:  # killed or crashed before it printed figures: it does not wipe the recorded ones
+        print(f"{item['name']}: no result (exit {item['exit']}); the figures of run "
+              f"{recorded[item['name']].get('run', '?')} stay", file=sys.stderr)
+    new = [item for item in new if item not in kept]
     names = {item["name"] for item in new}
     merged = {item["name"]: item for item in old if item["name"] not in names} | {i["name"]: i for i in new}
     order = list(GOALS)
@@ -83,8 +90,18 @@ def line_name(line: str) -> str:
     return str(json.loads(line)["name"])
 
 
-def render(path: str) -> None:
-    lines = merge(path)
+def render(path: str, target: str | None = None) -> None:
+    """Merge the run into latest.jsonl and write the page to ``target`` (whole or not at all), or print it."""
+    text = page(merge(path))
+    if target is None:
+        print(text)
+        return
+    partial = Path(target).with_suffix(".md.partial")
+    partial.write_text(text + "\n", encoding="utf-8")
+    partial.replace(target)
+
+
+def page(lines: list[dict[str, Any]]) -> str:
     out = [
         "# Benchmarks",
         "",
@@ -112,7 +129,7 @@ def render(path: str) -> None:
     notes = Path(__file__).with_name("NOTES.md")
     if notes.is_file():
         out += ["", notes.read_text(encoding="utf-8").rstrip()]
-    print("\n".join(out + details))
+    return "\n".join(out + details)
 
 
 def summary(name: str, r: dict[str, Any]) -> str:
@@ -166,4 +183,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "collect":
         collect(*sys.argv[2:7])
     else:
-        render(sys.argv[2])
+        render(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)

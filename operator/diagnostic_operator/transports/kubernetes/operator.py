@@ -96,6 +96,7 @@ class Runtime:
     config: OperatorConfig
     engine: Engine
     api: KubeApi
+    #: One per running daemon (it makes its own at start; a finished one's is dropped)
     wakeups: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     db_ids: dict[str, int] = field(default_factory=dict)
     #: The last view of each Job and Pod (by object uid) that woke its execution: an event that changes nothing
@@ -139,6 +140,22 @@ class Runtime:
             DiagnosticExecutionStatus.model_validate(raw)
         self.models[uid] = Validated(generation, spec, version, status)
         return spec, status
+
+    def forget_finished(self, uid: str, body: kopf.Body) -> None:
+        """The daemon of a finished execution has ended: drop what only its passes use (the models are
+        ~10 KB per execution, thousands of finished executions stay in a namespace). Our last status write
+        stays only while the watch has not shown it (a delete handler then still plans on it); the phase
+        stays for the executions-by-phase metric until the object is deleted."""
+        self.current_status(uid, body)  # forgets our write once the body has caught up with it
+        self.models.pop(uid, None)
+        self.db_ids.pop(uid, None)
+        self.wakeups.pop(uid, None)
+
+    def forget(self, uid: str) -> None:
+        """The execution is gone: drop everything kept for it."""
+        for kept in (self.written, self.db_ids, self.models, self.wakeups):
+            kept.pop(uid, None)
+        self.phases.forget(uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,11 +344,17 @@ def _wake(memo: kopf.Memo, body: kopf.Body, event: str | None, view: JobView | P
     key = str(body.get("metadata", {}).get("uid", ""))
     if event == "DELETED" or view is None:
         runtime.views.pop(key, None)
+        wakeup = runtime.wakeups.get(uid)
+    elif (wakeup := runtime.wakeups.get(uid)) is None:
+        # no daemon listens (a finished execution's, or one not yet started: its first pass reads the indices)
+        runtime.views.pop(key, None)
+        return
     elif runtime.views.get(key) == view:
         return  # nothing the plan reads has changed
     else:
         runtime.views[key] = view
-    runtime.wakeups[uid].set()
+    if wakeup is not None:
+        wakeup.set()
 
 
 # ---------------------------------------------------------------------------------------------- the daemon
@@ -343,6 +366,7 @@ async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid:
                     execution_jobs: kopf.Index[str, JobView], execution_pods: kopf.Index[str, PodView],
                     **_: Any) -> None:
     runtime = _runtime(memo)
+    event = runtime.wakeups[uid]  # from now on Job/Pod events of this execution wake this daemon (_wake)
     while not stopped:
         if meta.get("deletionTimestamp"):
             return  # deletion is the delete handler's (the same plan, run once, then the finalizer goes)
@@ -350,8 +374,8 @@ async def lifecycle(stopped: kopf.DaemonStopped, name: str, namespace: str, uid:
         sleep = await reconcile(runtime, body, execution_jobs, execution_pods, logger)
         metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
         if sleep is None:
+            runtime.forget_finished(uid, body)
             return  # nothing left to do for this execution in this operator's life
-        event = runtime.wakeups[uid]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
                 event.wait(), timeout=min(max(sleep, 0.0), longest_sleep(runtime.trouble_at, time.monotonic())))
@@ -554,9 +578,4 @@ async def deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     alone. Its finalizer never blocks for long: after 60 s of failures Kopf gives up and lets the object go."""
     runtime = _runtime(memo)
     await reconcile(runtime, body, execution_jobs, execution_pods, logger)
-    uid = body.get("metadata", {}).get("uid", "")
-    runtime.phases.forget(uid)
-    runtime.written.pop(uid, None)
-    runtime.db_ids.pop(uid, None)
-    runtime.models.pop(uid, None)
-    runtime.wakeups.pop(uid, None)
+    runtime.forget(body.get("metadata", {}).get("uid", ""))

@@ -1,6 +1,8 @@
-"""The operator's per-execution cache of the validated spec and status (``Runtime.validated``): a pass re-uses
-the models while the generation and the status's version are the same, validates again when either moves, and
-plans on the status this process wrote while the watch has not shown it yet (``Runtime.current_status``)."""
+"""What the operator keeps per execution in memory. The validated spec and status (``Runtime.validated``): a
+pass re-uses the models while the generation and the status's version are the same, validates again when either
+moves, and plans on the status this process wrote while the watch has not shown it yet
+(``Runtime.current_status``). The wake-ups: a Job/Pod event wakes a running daemon when it changes what the plan
+reads, and keeps nothing for an execution whose daemon has ended. What a finished daemon leaves behind."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from diagnostic_operator.lifecycle.plan import JobView
 from diagnostic_operator.spec import Phase
-from diagnostic_operator.transports.kubernetes.operator import Runtime
+from diagnostic_operator.transports.kubernetes.names import EXECUTION_UID_LABEL
+from diagnostic_operator.transports.kubernetes.operator import Runtime, _wake
 
 SPEC: dict[str, Any] = {
     "diagnostic": {"provider": "example", "slug": "bias"}, "groupKey": "g", "image": "img:1",
@@ -87,3 +91,58 @@ def test_an_invalid_spec_raises_and_caches_nothing() -> None:
     with pytest.raises(ValidationError):
         rt.validated("u1", body(spec=SPEC | {"resources": {"memory": "lots"}}))  # type: ignore[arg-type]
     assert "u1" not in rt.models
+
+
+# ---------------------------------------------------------------------------------------------- wake-ups
+
+JOB = {"metadata": {"uid": "job-1", "labels": {EXECUTION_UID_LABEL: "u1"}}}
+NOT_OURS = {"metadata": {"uid": "job-2", "labels": {}}}
+
+
+def test_a_job_event_wakes_the_listening_daemon_once_per_change() -> None:
+    rt = runtime()
+    event = rt.wakeups["u1"]  # the daemon makes its own at start
+    memo = {"runtime": rt}
+    _wake(memo, JOB, "ADDED", JobView(name="x-a1", attempt=1, active=1))  # type: ignore[arg-type]
+    assert event.is_set()
+    event.clear()
+    _wake(memo, JOB, "MODIFIED", JobView(name="x-a1", attempt=1, active=1))  # type: ignore[arg-type]
+    assert not event.is_set(), "nothing the plan reads changed"
+    _wake(memo, JOB, "MODIFIED", JobView(name="x-a1", attempt=1, succeeded=1, finished=True))  # type: ignore[arg-type]
+    assert event.is_set()
+    event.clear()
+    _wake(memo, JOB, "DELETED", JobView(name="x-a1", attempt=1, succeeded=1, finished=True))  # type: ignore[arg-type]
+    assert event.is_set() and "job-1" not in rt.views
+
+
+def test_no_daemon_listening_keeps_nothing() -> None:
+    rt = runtime()
+    _wake({"runtime": rt}, JOB, "MODIFIED", JobView(name="x-a1", attempt=1, active=1))  # type: ignore[arg-type]
+    assert "u1" not in rt.wakeups and "job-1" not in rt.views
+
+
+def test_objects_of_no_execution_are_ignored() -> None:
+    rt = runtime()
+    rt.wakeups["u1"]  # a listening daemon (the defaultdict makes it)
+    _wake({"runtime": rt}, NOT_OURS, "ADDED", JobView(name="x-a1", attempt=1))  # type: ignore[arg-type]
+    assert not rt.wakeups["u1"].is_set() and not rt.views, "no uid label: not an execution's"
+
+
+# ---------------------------------------------------------------------------------------------- forgetting
+
+
+def test_a_finished_daemon_leaves_only_the_phase_and_an_unseen_write() -> None:
+    rt = runtime()
+    rt.wakeups["u1"]  # a listening daemon
+    rt.validated("u1", body(rv="100"))  # type: ignore[arg-type]
+    rt.db_ids["u1"] = 7
+    rt.phases.set("u1", "Succeeded")
+    rt.written["u1"] = (105, {"phase": "Succeeded", "attempt": 1})
+    rt.forget_finished("u1", body(rv="100"))  # type: ignore[arg-type]
+    assert "u1" not in rt.models and "u1" not in rt.db_ids and "u1" not in rt.wakeups
+    assert rt.written["u1"][0] == 105, "the watch has not shown our last write: a delete handler still needs it"
+    rt.forget_finished("u1", body(rv="106", status={"phase": "Succeeded", "attempt": 1}))  # type: ignore[arg-type]
+    assert "u1" not in rt.written
+    assert rt.phases._phases == {"u1": "Succeeded"}, "the executions-by-phase metric still counts it"
+    rt.forget("u1")
+    assert rt.phases._phases == {}
