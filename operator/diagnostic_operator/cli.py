@@ -181,11 +181,15 @@ def run_operator(
     log_format: Annotated[str, typer.Option(
         help="Log lines as json (one object per line, for log collectors), plain or full (for humans).")] = "json",
     verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+    gc_tuning: Annotated[bool, typer.Option(
+        envvar="DIAGNOSTIC_OPERATOR_GC_TUNING",
+        help="Freeze the start-up's objects and collect reference cycles less often (less CPU, shorter pauses: "
+             "docs/benchmarks.md); --no-gc-tuning keeps Python's defaults.")] = True,
 ) -> None:
     """Run the Kubernetes operator: watches DiagnosticExecutions and runs them as Jobs."""
     import kopf
 
-    from diagnostic_operator.transports.kubernetes import metrics
+    from diagnostic_operator.transports.kubernetes import collector, metrics
     from diagnostic_operator.transports.kubernetes import operator as kopf_operator
     from diagnostic_operator.transports.kubernetes.config import ConfigurationError, load_config
 
@@ -202,6 +206,8 @@ def run_operator(
     kopf_operator.configure(settings, operator_config, namespaces=namespace or None, api_grace=api_grace)
     if metrics_port:
         metrics.serve(metrics_port)
+    if gc_tuning:
+        collector.tune()
     kopf.run(standalone=peering is None, peering_name=peering, namespaces=namespace or [],
              clusterwide=not namespace, liveness_endpoint=liveness)
 
