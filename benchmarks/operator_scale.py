@@ -10,10 +10,16 @@ ends with a real publish summary as its termination message (``termination-messa
 the sidecar writes — so our operator classifies the attempt as Success. The sidecar does not run on kwok: the
 database sees the execution and attempt rows only; the store is not written (only its URL is used).
 
-Per subject (baseline, then ours; with ``--repeats`` the order alternates), in a fresh namespace ``bench-*``:
+Subjects: ``baseline`` (one Job per object), ``writes`` (the baseline plus the API writes issue 4 asks of any
+operator of this CRD: a finalizer, a status PATCH and an Event per transition; ``BASELINE_WRITES=1``; skip with
+``--no-writes``) and ``ours``. The writes baseline separates the cost of those writes on the shared API server
+from the cost of our own code: ``p99_ratio_writes_baseline`` and ``p99_ratio_ours_writes``.
+
+Per subject (baseline, writes, ours; with ``--repeats`` the order alternates), in a fresh namespace ``bench-*``:
 start the operator process, wait for its liveness endpoint, start watches on DiagnosticExecutions and Jobs,
 ``kubectl create -f`` ONE List of N executions (kubectl sends them one by one, as fast as it can), and wait
-until every execution is terminal (ours: ``status.phase``; baseline: its Job is Complete — it has no status).
+until every execution is terminal (ours, writes: ``status.phase``; baseline: its Job is Complete — it has no
+status).
 
 Measured:
 * creation → Job latency per execution: the arrival time, in this process, of the watch event ADDED of the
@@ -69,6 +75,7 @@ NODE_KIND_LABEL = "diagnostic-operator.io/node-kind"
 EXECUTION_LABEL = "diagnostic-operator.io/execution"
 KWOK = "kwok.diagnostic-operator.io"
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
+SUBJECTS = ("baseline", "writes", "ours")
 PRODUCT = "diagnostic-operator:0.1.0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -363,8 +370,9 @@ def start_subject(kind: str, ctx: Context, namespace: str) -> tuple[subprocess.P
         wait_healthy(operator.health_url, operator.proc)
         return operator.proc, operator
     health = free_port()
-    env = {**cluster_env(), "BASELINE_POD": json.dumps(ctx.pod), "PYTHONUNBUFFERED": "1"}
-    out = (workdir / "baseline.log").open("wb")
+    env = {**cluster_env(), "BASELINE_POD": json.dumps(ctx.pod), "PYTHONUNBUFFERED": "1",
+           "BASELINE_WRITES": "1" if kind == "writes" else ""}
+    out = (workdir / f"{kind}.log").open("wb")
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("kopf")), "run", "--standalone", "--namespace", namespace,
          "--liveness", f"http://127.0.0.1:{health}/healthz", str(ROOT / "benchmarks" / "baseline_operator.py")],
@@ -429,7 +437,7 @@ def measure(kind: str, ctx: Context, rep: int) -> dict[str, Any]:
         kubectl("delete", "diagnosticexecutions", "--all", "--wait=false", namespace=namespace, check=False,
                 timeout=300)
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        if kind == "ours":
+        if kind in ("ours", "writes"):  # both put finalizers on the executions
             try:
                 kubectl("wait", "--for=delete", "namespace", namespace, "--timeout=300s", timeout=320, check=False)
             finally:
@@ -439,7 +447,7 @@ def measure(kind: str, ctx: Context, rep: int) -> dict[str, Any]:
     first = min(observer.dx_added.values(), default=t_create)
     latencies, server_latencies = [], []
     for execution, added in observer.dx_added.items():
-        job = f"{execution}-a1" if kind == "baseline" else next(
+        job = f"{execution}-a1" if kind in ("baseline", "writes") else next(
             (j for j in observer.job_added if j.startswith(f"{execution}-")), None)
         if job in observer.job_added:
             latencies.append(observer.job_added[job] - added)
@@ -487,7 +495,7 @@ def plot(path: Path, runs: dict[str, list[dict[str, Any]]], title: str) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    colours = {"ours": "tab:blue", "baseline": "tab:orange"}
+    colours = {"ours": "tab:blue", "baseline": "tab:orange", "writes": "tab:green"}
     for kind, results in runs.items():
         for i, r in enumerate(results):
             series = r["series"]
@@ -515,8 +523,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=500, help="executions created at once")
     ap.add_argument("--delay", default="30s", help="kwok: time a Pod runs before it succeeds (Go duration)")
-    ap.add_argument("--repeats", type=int, default=1, help="pairs (baseline, ours); the order alternates")
-    ap.add_argument("--only", choices=["ours", "baseline"], default=None, help="measure one side only")
+    ap.add_argument("--repeats", type=int, default=1, help="rounds (baseline, writes, ours); the order alternates")
+    ap.add_argument("--only", choices=SUBJECTS, default=None, help="measure one subject only")
+    ap.add_argument("--no-writes", action="store_true",
+                    help="skip the baseline with our API writes (BASELINE_WRITES=1 of benchmarks/baseline_operator.py)")
     ap.add_argument("--nodes", type=int, default=2, help="private kwok nodes")
     ap.add_argument("--timeout", type=float, default=900, help="per subject: until all are terminal")
     ap.add_argument("--sample", type=float, default=0.5, help="seconds between RSS/CPU samples")
@@ -535,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_crd()
     pod = {"nodeSelector": {NODE_KIND_LABEL: BENCH_NODE_KIND}, "tolerations": [dict(TEST_NODE_TOLERATION)],
            "annotations": {f"{KWOK}/outcome": "succeed", f"{KWOK}/delay": args.delay}}
-    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "ours": []}
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SUBJECTS}
     t_start = time.monotonic()
     load_start = load()
     with tempfile.TemporaryDirectory(prefix="bench-opscale-") as tmp:
@@ -546,9 +556,9 @@ def main(argv: list[str] | None = None) -> int:
             ctx = Context(short, workdir, args.n, args.delay, args.timeout, args.sample, db_url, s3, pod,
                           args.profile)
             for rep in range(args.repeats):
-                order = ["baseline", "ours"] if rep % 2 == 0 else ["ours", "baseline"]
+                order = list(SUBJECTS) if rep % 2 == 0 else list(reversed(SUBJECTS))
                 for kind in order:
-                    if args.only in (None, kind):
+                    if args.only in (None, kind) and not (kind == "writes" and args.no_writes):
                         runs[kind].append(measure(kind, ctx, rep))
 
     def median(kind: str, *keys: str) -> float | None:
@@ -559,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                                "creation": "kubectl create -f of one List of N (sequential POSTs)",
                                "latency_clock": "watch-event arrival in the benchmark process",
                                "operator_code": operator_source()}
-    for kind in ("baseline", "ours"):
+    for kind in SUBJECTS:
         if runs[kind]:
             summary[kind] = {
                 "create_to_job_p50_s": median(kind, "create_to_job_s", "p50"),
@@ -572,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     ours_p99 = median("ours", "create_to_job_s", "p99")
     base_p99 = median("baseline", "create_to_job_s", "p99")
     ratio = round(ours_p99 / base_p99, 3) if ours_p99 is not None and base_p99 else None
+    writes_p99 = median("writes", "create_to_job_s", "p99")
+    summary["p99_ratio_writes_baseline"] = round(writes_p99 / base_p99, 3) if writes_p99 and base_p99 else None
+    summary["p99_ratio_ours_writes"] = round(ours_p99 / writes_p99, 3) if ours_p99 and writes_p99 else None
     peak = median("ours", "peak_rss_mb")
     all_succeeded = all(r["terminal_phases"].get("Succeeded", 0) == args.n for r in runs["ours"])
     summary.update({
@@ -589,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         plot(args.plot, runs, f"operator_scale run {args.run_id}: N={args.n}, kwok delay {args.delay}; "
              f"load {load_start}→{summary['load_end']} (2 CPUs, shared)")
         summary["plot"] = str(args.plot)
-    for kind in ("baseline", "ours"):  # the per-run details, without the time series, in the printed document
+    for kind in SUBJECTS:  # the per-run details, without the time series, in the printed document
         summary[f"{kind}_runs"] = [{k: v for k, v in r.items() if k != "series"} for r in runs[kind]]
     print(json.dumps(summary, indent=2))
     if not summary["ok"] and not args.no_check:

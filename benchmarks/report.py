@@ -146,11 +146,13 @@ def summary(name: str, r: dict[str, Any]) -> str:
         return (f"median kubectl create → Succeeded: bare {g('bareMedianSeconds')} s, full {g('fullMedianSeconds')} s, "
                 f"extra {g('extraSeconds')} s (of {g('repeat')} each, alternating)")
     if name == "operator_scale":
-        ours, base = r.get("ours") or {}, r.get("baseline") or {}
+        ours, base, writes = r.get("ours") or {}, r.get("baseline") or {}, r.get("writes") or {}
         return (f"N={g('n')}: p99 creation→Job ours {ours.get('create_to_job_p99_s')} s vs baseline "
                 f"{base.get('create_to_job_p99_s')} s (ratio {g('p99_ratio')}); p50 {ours.get('create_to_job_p50_s')} "
                 f"vs {base.get('create_to_job_p50_s')} s; peak RSS {g('ours_peak_rss_mb')} MB; all terminal "
-                f"{ours.get('all_terminal_s')} s vs {base.get('all_terminal_s')} s")
+                f"{ours.get('all_terminal_s')} s vs {base.get('all_terminal_s')} s"
+                + (f"; baseline with our API writes: p99 {writes.get('create_to_job_p99_s')} s (ratio to the baseline "
+                   f"{g('p99_ratio_writes_baseline')}, ours to it {g('p99_ratio_ours_writes')})" if writes else ""))
     if name == "scale":
         return scale_summary(r)
     return ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, (int, float, str)) and "ratio" in k) or "see below"
