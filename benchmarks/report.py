@@ -163,6 +163,7 @@ def scale_summary(r: dict[str, Any]) -> str:
     parts = []
     for n, e in (r.get("per_n") or {}).items():
         ours, base, direct = e.get("ours") or {}, e.get("baseline") or {}, e.get("direct") or {}
+        writes = e.get("writes") or {}
         parts.append(
             f"N={n}: Job rate ours {ours.get('job_rate_per_s')}/s vs direct {direct.get('job_rate_per_s')}/s "
             f"(ratio {e.get('rate_ratio_ours_direct')}); p50/p99 creation→Job ours {ours.get('create_to_job_p50_s')}/"
@@ -172,6 +173,9 @@ def scale_summary(r: dict[str, Any]) -> str:
             f"{ours.get('peak_rss_mb')} MB; CPU {ours.get('cpu_s')} s ({ours.get('cpu_ms_per_execution')} ms/execution); "
             f"API requests/execution ours {ours.get('api_requests_per_execution')}, direct "
             f"{direct.get('api_requests_per_execution')} (approximate); mix as expected {e.get('ours_mix_as_expected')}"
+            + (f"; baseline with our API writes: Job rate {writes.get('job_rate_per_s')}/s (ratio to direct "
+               f"{e.get('rate_ratio_writes_direct')}), p99 {writes.get('create_to_job_p99_s')} s (ratio to the baseline "
+               f"{e.get('p99_ratio_writes_baseline')}, ours to it {e.get('p99_ratio_ours_writes')})" if writes else "")
         )
     memory = r.get("memory") or {}
     parts.append(

@@ -1,8 +1,11 @@
-"""Scale (issue 7): N DiagnosticExecutions sent in bursts, with a mix of outcomes, through three subjects on the
+"""Scale (issue 7): N DiagnosticExecutions sent in bursts, with a mix of outcomes, through four subjects on the
 same cluster in the same run:
 
 * ``ours``: the operator under test (``diagnostic-operator operator``), with its database and store;
 * ``baseline``: the minimal Kopf operator of benchmarks/baseline_operator.py (one Job per object, nothing else);
+* ``writes``: that baseline plus the API writes issue 4 asks of any operator of this CRD (a finalizer, a Pod watch,
+  a status PATCH and an Event per transition; ``BASELINE_WRITES=1``): what those writes cost the shared API server,
+  apart from our code;
 * ``direct``: no operator: this process POSTs the baseline's Jobs itself (the apiserver's own Job-creation rate).
 
 The set-up is benchmarks/operator_scale.py's (imported, not copied): a throw-away PostgreSQL, the moto S3 server,
@@ -109,7 +112,7 @@ from tests.k8s.operator_harness import apply_crd  # noqa: E402
 from diagnostic_operator.db.engine import create_engine_for  # noqa: E402
 
 SCALE_NODE_KIND = "kwok-scale"
-SUBJECTS = ("direct", "baseline", "ours")
+SUBJECTS = ("direct", "baseline", "writes", "ours")
 MEMORY = {"success": "128Mi", "oom": "257Mi", "error": "129Mi", "evict": "130Mi"}
 ERROR_EXIT_CODE = 3
 SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
@@ -458,7 +461,7 @@ def measure(kind: str, run: Run, rep: int) -> dict[str, Any]:
         path = f"/apis/diagnostic-operator.io/v1alpha1/namespaces/{namespace}/diagnosticexecutions"
     size = -(-n // run.bursts)
     sender = Sender(path, [objects[i : i + size] for i in range(0, n, size)], run.gap, run.concurrency)
-    observer = Observer(namespace, pid, ctx.sample, terminal_on_job=(kind != "ours"))
+    observer = Observer(namespace, pid, ctx.sample, terminal_on_job=kind in ("direct", "baseline"))
     result: dict[str, Any] = {"namespace": namespace, "load_before": load(), "planned": dict(Counter(plan))}
     spy = None
     if ctx.profile is not None and kind == "ours":  # py-spy (dev extras), folded stacks for a flame graph
@@ -517,8 +520,8 @@ def measure(kind: str, run: Run, rep: int) -> dict[str, Any]:
             "delete", "diagnosticexecutions", "--all", "--wait=false", namespace=namespace, check=False, timeout=600
         )
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        if kind == "ours":
-            try:  # our executions carry our finalizer: the operator has to run while the namespace goes
+        if kind in ("ours", "writes"):
+            try:  # their executions carry a finalizer: the operator has to run while the namespace goes
                 kubectl("wait", "--for=delete", "namespace", namespace, "--timeout=600s", timeout=620, check=False)
             finally:
                 stop_subject(kind, proc, handle)
@@ -722,7 +725,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=16, help="POSTs in flight (every subject)")
     ap.add_argument("--mix", default="success=70,oom=10,error=10,evict=10", help="outcome shares (ours)")
     ap.add_argument("--delay", default="60s", help="kwok: time a Pod runs before it ends (Go duration)")
-    ap.add_argument("--only", default=",".join(SUBJECTS), help="subjects, comma separated: direct,baseline,ours")
+    ap.add_argument("--only", default=",".join(SUBJECTS),
+                    help="subjects, comma separated: direct,baseline,writes,ours (writes: the baseline plus the API "
+                         "writes issue 4 asks of any operator of this CRD, BASELINE_WRITES=1)")
     ap.add_argument("--repeats", type=int, default=1, help="rounds per N; the subjects' order rotates")
     ap.add_argument("--nodes", type=int, default=2, help="private kwok nodes")
     ap.add_argument(
@@ -804,6 +809,12 @@ def main(argv: list[str] | None = None) -> int:
         ours_p99 = median(n, "ours", "create_to_job_s", "p99")
         base_p99 = median(n, "baseline", "create_to_job_s", "p99")
         entry["rate_ratio_ours_direct"] = round(ours_rate / direct_rate, 3) if ours_rate and direct_rate else None
+        for kind in ("baseline", "writes"):
+            rate = median(n, kind, "job_rate_median_per_s")
+            entry[f"rate_ratio_{kind}_direct"] = round(rate / direct_rate, 3) if rate and direct_rate else None
+        writes_p99 = median(n, "writes", "create_to_job_s", "p99")
+        entry["p99_ratio_writes_baseline"] = round(writes_p99 / base_p99, 3) if writes_p99 and base_p99 else None
+        entry["p99_ratio_ours_writes"] = round(ours_p99 / writes_p99, 3) if ours_p99 and writes_p99 else None
         entry["p99_ratio_ours_baseline"] = round(ours_p99 / base_p99, 3) if ours_p99 and base_p99 else None
         entry["ours_mix_as_expected"] = (
             all(r.get("mix_as_expected") for r in runs[n]["ours"]) if runs[n].get("ours") else None
