@@ -91,6 +91,7 @@ from lightkube.config.client_adapter import Client, ConnectionParams, httpx  # n
 from lightkube.config.kubeconfig import KubeConfig  # noqa: E402
 from operator_scale import (  # noqa: E402
     EXECUTION_LABEL,
+    FINALIZING,
     KWOK,
     NODE_KIND_LABEL,
     Context,
@@ -101,6 +102,7 @@ from operator_scale import (  # noqa: E402
     log,
     median_of,
     operator_source,
+    ratio,
     start_subject,
     stop_subject,
     wait_service_account,
@@ -520,7 +522,7 @@ def measure(kind: str, run: Run, rep: int) -> dict[str, Any]:
             "delete", "diagnosticexecutions", "--all", "--wait=false", namespace=namespace, check=False, timeout=600
         )
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        if kind in ("ours", "writes"):
+        if kind in FINALIZING:
             try:  # their executions carry a finalizer: the operator has to run while the namespace goes
                 kubectl("wait", "--for=delete", "namespace", namespace, "--timeout=600s", timeout=620, check=False)
             finally:
@@ -808,14 +810,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         ours_p99 = median(n, "ours", "create_to_job_s", "p99")
         base_p99 = median(n, "baseline", "create_to_job_s", "p99")
-        entry["rate_ratio_ours_direct"] = round(ours_rate / direct_rate, 3) if ours_rate and direct_rate else None
+        entry["rate_ratio_ours_direct"] = ratio(ours_rate, direct_rate)
         for kind in ("baseline", "writes"):
             rate = median(n, kind, "job_rate_median_per_s")
-            entry[f"rate_ratio_{kind}_direct"] = round(rate / direct_rate, 3) if rate and direct_rate else None
+            entry[f"rate_ratio_{kind}_direct"] = ratio(rate, direct_rate)
         writes_p99 = median(n, "writes", "create_to_job_s", "p99")
-        entry["p99_ratio_writes_baseline"] = round(writes_p99 / base_p99, 3) if writes_p99 and base_p99 else None
-        entry["p99_ratio_ours_writes"] = round(ours_p99 / writes_p99, 3) if ours_p99 and writes_p99 else None
-        entry["p99_ratio_ours_baseline"] = round(ours_p99 / base_p99, 3) if ours_p99 and base_p99 else None
+        entry["p99_ratio_writes_baseline"] = ratio(writes_p99, base_p99)
+        entry["p99_ratio_ours_writes"] = ratio(ours_p99, writes_p99)
+        entry["p99_ratio_ours_baseline"] = ratio(ours_p99, base_p99)
         entry["ours_mix_as_expected"] = (
             all(r.get("mix_as_expected") for r in runs[n]["ours"]) if runs[n].get("ours") else None
         )
