@@ -33,6 +33,7 @@ from diagnostic_operator.spec import (
     MAX_MEMORY,
     PLURAL,
     RESERVED_ENV,
+    RESERVED_MOUNT_ROOTS,
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
 )
@@ -215,6 +216,23 @@ def _relative_path_rules(field: str) -> list[dict[str, Any]]:
     }]
 
 
+def _mount_path_rules(field: str) -> list[dict[str, Any]]:
+    """``spec.check_mount_path`` in CEL: absolute, normalised, outside the product's own folders."""
+    roots = ", ".join(f"'{root}'" for root in RESERVED_MOUNT_ROOTS)
+    return [{
+        "rule": "self.startsWith('/') && self != '/' && !self.endsWith('/') && !self.contains('//') && "
+                "!self.split('/').exists(p, p == '.' || p == '..')",
+        "message": f"{field} must be an absolute, normalised folder other than /: no trailing /, no //, "
+                   "no . or .. component",
+        "reason": "FieldValueInvalid",
+    }, {
+        "rule": f"![{roots}].exists(r, self == r || self.startsWith(r + '/'))",
+        "messageExpression": f"'{field} (' + self + ') is inside one of the product\\'s own folders "
+                             f"({', '.join(RESERVED_MOUNT_ROOTS)})'",
+        "reason": "FieldValueForbidden",
+    }]
+
+
 def _quantity_max_rules(field: str, limit: str, shown: str) -> list[dict[str, Any]]:
     """The models' upper bound of a quantity (``spec._check_quantity``)."""
     return [{
@@ -302,6 +320,18 @@ def spec_schema() -> dict[str, Any]:
     results = props["results"]["properties"]
     for field in ("metricBundle", "outputBundle", "series"):
         results[field]["x-kubernetes-validations"] = _relative_path_rules(f"results.{field}")
+    results["directory"]["x-kubernetes-validations"] = _mount_path_rules("results.directory")
+    # volumes: a map keyed by mount path (one volume per folder); envSources: a set of names
+    volumes = props["volumes"]
+    volumes["x-kubernetes-list-type"] = "map"
+    volumes["x-kubernetes-list-map-keys"] = ["mountPath"]
+    mount = volumes["items"]["properties"]
+    mount["mountPath"]["x-kubernetes-validations"] = _mount_path_rules("volumes[].mountPath")
+    mount["subPath"]["x-kubernetes-validations"] = [{
+        **_relative_path_rules("volumes[].subPath")[0],
+        "message": "volumes[].subPath must be a relative path inside the volume: no leading /, no backslash, "
+                   "no .. component"}]
+    props["envSources"]["x-kubernetes-list-type"] = "set"
     _add_immutability(spec)
     return spec
 

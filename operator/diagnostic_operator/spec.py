@@ -42,6 +42,9 @@ RESERVED_ENV = frozenset({"DIAGNOSTIC_OUTPUT_DIR"})
 #: C string nor PostgreSQL's text can hold it). Python's and Go's (RE2, the API server's) regexes agree on it.
 TEXT_PATTERN = r"^[^\x00]*$"
 NONEMPTY_TEXT_PATTERN = r"^[^\x00]+$"
+#: The product's own folders in the runner's container (the shim, its output folder, the writable /tmp) and
+#: the kernel's: a spec's mount path or results folder never lands on or under one of them.
+RESERVED_MOUNT_ROOTS = ("/do", "/tmp", "/dev", "/proc", "/sys")
 
 #: Upper bounds of one attempt's resources: far above any real node (the largest have 24-32 TiB and
 #: ~900 CPUs) and any diagnostic, low enough that a typo (``1Ei``, ``1e9``, ``100y``) is refused at once
@@ -187,11 +190,41 @@ class VocabularyMode(StrEnum):
     FAIL = "fail"
 
 
+def inside(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it (both absolute and normalised)."""
+    folder = folder.rstrip("/")
+    return path == folder or path.startswith(folder + "/") or folder == ""
+
+
+def check_mount_path(value: str) -> str:
+    """An absolute, normalised folder outside the product's own folders (``RESERVED_MOUNT_ROOTS``)."""
+    if not value.startswith("/") or value == "/":
+        raise ValueError(f"{value!r} must be an absolute folder other than /")
+    parts = value.split("/")[1:]
+    if value.endswith("/") or "" in parts or any(part in (".", "..") for part in parts):
+        raise ValueError(f"{value!r} must be normalised: no trailing /, no //, no . or .. component")
+    for root in RESERVED_MOUNT_ROOTS:
+        if inside(value, root):
+            raise ValueError(f"{value!r} is inside {root}, one of the product's own folders "
+                             f"({', '.join(RESERVED_MOUNT_ROOTS)})")
+    return value
+
+
+MountPath = Annotated[str, StringConstraints(min_length=2, max_length=1024, pattern=r"^/[^\x00]*$"),
+                      AfterValidator(check_mount_path)]
+
+
 RelativeFile = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class ResultFiles(_Model):
-    """Where the diagnostic writes its result files, relative to DIAGNOSTIC_OUTPUT_DIR."""
+    """Where the diagnostic writes its result files: relative to `directory`, by default DIAGNOSTIC_OUTPUT_DIR."""
+
+    directory: MountPath | None = Field(
+        default=None,
+        description="An absolute folder inside a writable mounted volume where the diagnostic writes its bundles "
+                    "and the files they name (e.g. Climate-REF's output folder); the diagnostic owns it. Empty: "
+                    "DIAGNOSTIC_OUTPUT_DIR. The runner shim's log and exit record stay in DIAGNOSTIC_OUTPUT_DIR.")
 
     metric_bundle: RelativeFile = Field(default="diagnostic.json", alias="metricBundle",
                                         description="The CMEC metric bundle (scalar values).")
@@ -210,6 +243,26 @@ class ResultFiles(_Model):
                 continue
             if value.startswith("/") or "\\" in value or "\x00" in value or _escapes(value):
                 raise ValueError(f"{field}: {value!r} must be a relative path inside the output folder")
+        return self
+
+
+class VolumeMount(_Model):
+    """A volume of the site (the operator's configuration names them), mounted into the diagnostic's container."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+        description="The name of a volume of the site's configuration (`volumes`).")
+    mount_path: MountPath = Field(alias="mountPath", description="Where the diagnostic sees it: an absolute folder "
+                                  "outside the product's folders (/do, /tmp, /dev, /proc, /sys).")
+    read_only: bool = Field(default=False, alias="readOnly",
+                            description="Mount it read-only (a volume the site mounts read-only always is).")
+    sub_path: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = Field(
+        default=None, alias="subPath", description="A folder inside the volume to mount instead of its root.")
+
+    @model_validator(mode="after")
+    def _relative_sub_path(self) -> VolumeMount:
+        value = self.sub_path
+        if value is not None and (value.startswith("/") or "\\" in value or "\x00" in value or _escapes(value)):
+            raise ValueError(f"subPath: {value!r} must be a relative path inside the volume")
         return self
 
 
@@ -261,6 +314,13 @@ class DiagnosticExecutionSpec(_Model):
         default_factory=list, description="Arguments appended to the command.")
     env: Annotated[list[EnvVar], Field(max_length=256)] = Field(
         default_factory=list, description="Environment variables for the diagnostic.")
+    env_sources: Annotated[list[Annotated[str, StringConstraints(
+        min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]], Field(max_length=32)] = Field(
+        default_factory=list, alias="envSources",
+        description="Env sources of the site's configuration (`envSources`) by name: data credentials, given to "
+                    "the diagnostic as environment variables by the kubelet.")
+    volumes: Annotated[list[VolumeMount], Field(max_length=32)] = Field(
+        default_factory=list, description="Volumes of the site's configuration to mount, by name.")
     resources: ResourceHint = Field(default_factory=ResourceHint, description="The ResourceHint of one attempt.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy.")
     pending_timeout: Duration = Field(
@@ -290,6 +350,14 @@ class DiagnosticExecutionSpec(_Model):
                 f"resources.wallClock ({self.resources.wall_clock}) is longer than retry.maxWallClock "
                 f"({self.retry.max_wall_clock})"
             )
+        mounted: set[str] = set()
+        for i, mount in enumerate(self.volumes):
+            if mount.mount_path in mounted:
+                raise ValueError(f"volumes[{i}].mountPath: {mount.mount_path!r} appears twice")
+            mounted.add(mount.mount_path)
+        for i, source in enumerate(self.env_sources):
+            if source in self.env_sources[:i]:
+                raise ValueError(f"envSources[{i}]: {source!r} appears twice")
         seen: set[str] = set()
         for i, var in enumerate(self.env):
             if var.name in RESERVED_ENV:

@@ -105,12 +105,23 @@ sidecarResources:
   {{- toYaml $e.sidecarResources | nindent 2 }}
 queues:
   {{- toYaml $e.queues | nindent 2 }}
+volumes:
+  {{- toYaml $e.volumes | nindent 2 }}
+mounts:
+  {{- toYaml $e.mounts | nindent 2 }}
+envSources:
+  {{- toYaml $e.envSources | nindent 2 }}
+podSecurity:
+  {{- toYaml $e.podSecurity | nindent 2 }}
 podDefaults:
   serviceAccountName: {{ .Values.executionServiceAccount.name | quote }}
   hostNetwork: {{ $e.hostNetwork }}
   imagePullPolicy: {{ $e.imagePullPolicy }}
   {{- with $e.priorityClassName }}
   priorityClassName: {{ . | quote }}
+  {{- end }}
+  {{- with $e.runtimeClassName }}
+  runtimeClassName: {{ . | quote }}
   {{- end }}
   tolerations:
     {{- toYaml $e.tolerations | nindent 4 }}

@@ -18,6 +18,14 @@ Example::
     podDefaults:
       tolerations: [{key: dedicated, operator: Equal, value: science, effect: NoSchedule}]
       hostNetwork: false
+    volumes:                      # named volume sources; a spec picks them by name (docs/data.md)
+      cmip6: {persistentVolumeClaim: {claimName: cmip6-archive, readOnly: true}}
+      scratch: {nfs: {server: nfs.example.org, path: /export/ref/scratch}}
+    mounts:                       # mounted into every execution Pod
+      - {name: cmip6, mountPath: /data/cmip6, readOnly: true}
+    envSources:                   # data credentials; a spec picks them by name
+      esgf: {secret: esgf-credentials, keys: [ESGF_USER, ESGF_TOKEN]}
+    podSecurity: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, supplementalGroups: [5000]}
 """
 
 from __future__ import annotations
@@ -38,12 +46,14 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from diagnostic_operator.quantities import QuantityError, parse_duration, parse_quantity
+from diagnostic_operator.site import EnvSource, Site, SiteMount, SiteVolume
 from diagnostic_operator.spec import DNS_LABEL_PATTERN, Duration
 
-from .names import is_reserved_label
+from .names import PRODUCT_VOLUMES, is_reserved_label
 
 CONFIG_ENV = "DIAGNOSTIC_OPERATOR_CONFIG"
 DEFAULT_IMAGE = "diagnostic-operator:0.1.0"
@@ -143,6 +153,8 @@ class PodDefaults(_Model):
     annotations: dict[str, str] = Field(default_factory=dict)
     image_pull_policy: PullPolicy = Field(
         default="IfNotPresent", alias="imagePullPolicy", description="Pull policy of the diagnostic's image.")
+    runtime_class_name: DnsSubdomain | None = Field(
+        default=None, alias="runtimeClassName", description="RuntimeClass of the execution Pods (e.g. gVisor).")
 
     _normalise_secrets = field_validator("image_pull_secrets", mode="before")(_pull_secrets)
 
@@ -161,6 +173,42 @@ class PodDefaults(_Model):
         if reserved:
             raise ValueError(f"label(s) {', '.join(reserved)} are set by the operator")
         return value
+
+
+class PodSecurity(_Model):
+    """Who the execution Pod's processes are: the ``restricted`` Pod Security Standard holds whatever is set here
+    (non-root, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp). Set the user and
+    groups to match the ownership of an NFS export the diagnostics read or write."""
+
+    run_as_user: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
+        default=65532, alias="runAsUser", description="UID of every container of the Pod (never root).")
+    run_as_group: Annotated[int, Field(ge=0, le=2**31 - 1)] = Field(
+        default=65532, alias="runAsGroup", description="Primary GID of every container of the Pod.")
+    fs_group: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
+        default=None, alias="fsGroup", description="Group that owns the Pod's volumes that support ownership.")
+    supplemental_groups: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1)]], Field(max_length=32)] = Field(
+        default_factory=list, alias="supplementalGroups", description="More GIDs of every container.")
+
+    def pod_context(self) -> dict[str, Any]:
+        context: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": self.run_as_user,
+                                   "runAsGroup": self.run_as_group}
+        if self.fs_group is not None:
+            context["fsGroup"] = self.fs_group
+        if self.supplemental_groups:
+            context["supplementalGroups"] = list(self.supplemental_groups)
+        context["seccompProfile"] = {"type": "RuntimeDefault"}
+        return context
+
+
+def runner_security_context() -> dict[str, Any]:
+    """The diagnostic's container: restricted, with a writable root (a diagnostic may write anywhere it is
+    allowed to; only the product's own containers have a read-only root)."""
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _restricted() -> dict[str, Any]:
@@ -200,6 +248,13 @@ class OperatorConfig(_Model):
     queues: dict[DnsLabel, QueueRoute] = Field(default_factory=dict,
                                                 description="Queue name (spec.resources.queue) → routing.")
     pod_defaults: PodDefaults = Field(default_factory=PodDefaults, alias="podDefaults")
+    pod_security: PodSecurity = Field(default_factory=PodSecurity, alias="podSecurity")
+    volumes: dict[DnsLabel, SiteVolume] = Field(
+        default_factory=dict, description="Named volume sources that specs (and `mounts`) pick by name.")
+    mounts: Annotated[list[SiteMount], Field(max_length=64)] = Field(
+        default_factory=list, description="Volumes mounted into every execution Pod's runner (and its sidecar).")
+    env_sources: dict[DnsLabel, EnvSource] = Field(
+        default_factory=dict, alias="envSources", description="Named env sources that specs pick by name.")
     security_context: dict[str, Any] = Field(
         default_factory=_restricted, alias="securityContext",
         description="securityContext of the install-shim and ingest containers (not the diagnostic's).")
@@ -211,6 +266,20 @@ class OperatorConfig(_Model):
     keep_jobs: bool = Field(
         default=True, alias="keepJobs",
         description="Keep the Jobs (and Pods) of finished attempts until the execution is deleted.")
+
+    @property
+    def site(self) -> Site:
+        """The volumes and env sources, as the pure coverage check (``site.problems``) reads them."""
+        return Site(volumes=self.volumes, mounts=self.mounts, env_sources=self.env_sources)
+
+    @model_validator(mode="after")
+    def _site(self) -> OperatorConfig:
+        taken = sorted(set(self.volumes) & PRODUCT_VOLUMES)
+        if taken:
+            raise ValueError(f"volumes: {', '.join(taken)} is the name of one of the execution Pod's own volumes "
+                             f"({', '.join(sorted(PRODUCT_VOLUMES))})")
+        self.site  # noqa: B018 - validates the mounts against the volumes
+        return self
 
     @property
     def publish_grace_seconds(self) -> int:

@@ -11,14 +11,26 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecutionSpec, ResourceHint
+from diagnostic_operator import site
+from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecutionSpec, ResourceHint, VolumeMount, inside
 
-from .config import ConfigurationError, KueueRoute, NodeRoute, OperatorConfig
-from .names import KUEUE_QUEUE_LABEL, RESOURCES_ANNOTATION, attempt_labels, job_name
+from .config import ConfigurationError, KueueRoute, NodeRoute, OperatorConfig, runner_security_context
+from .names import (
+    KUEUE_QUEUE_LABEL,
+    RESOURCES_ANNOTATION,
+    VOLUME_BIN,
+    VOLUME_HOME,
+    VOLUME_OUTPUT,
+    VOLUME_RUNNER_TMP,
+    VOLUME_TMP,
+    attempt_labels,
+    job_name,
+)
 
 OUTPUT_DIR = "/do/output"
 BIN_DIR = "/do/bin"
 TMP_DIR = "/tmp"
+HOME_DIR = "/do/home"
 SHIM = f"{BIN_DIR}/shim.sh"
 SHIM_GRACE_SECONDS = 10
 TERMINATION_LOG = "/dev/termination-log"
@@ -26,9 +38,6 @@ TERMINATION_LOG = "/dev/termination-log"
 INIT_CONTAINER = "install-shim"
 RUNNER_CONTAINER = "runner"
 SIDECAR_CONTAINER = "ingest"
-VOLUME_BIN = "do-bin"
-VOLUME_OUTPUT = "do-output"
-VOLUME_TMP = "tmp"
 
 
 def shim_command(spec: DiagnosticExecutionSpec, resources: ResourceHint) -> list[str]:
@@ -78,9 +87,12 @@ def build_job(
     The Job does not name the attempt's database rows: it is made before them (nothing waits for the database
     on the way to a Job), and the ingest sidecar finds them by the execution's uid and the attempt number.
     ``resources`` is this attempt's ResourceHint (the spec's, grown after an OOM or a timeout); its
-    ``queue`` is routed through ``config.queues``. Raises ConfigurationError for a queue the
-    configuration does not know.
+    ``queue`` is routed through ``config.queues``. Raises ConfigurationError for a spec the configuration
+    does not cover (``covered`` says so first: the operator ends such an execution before building its Job).
     """
+    problems = site.problems(spec, config.site)
+    if problems:
+        raise ConfigurationError("; ".join(problems))
     defaults = config.pod_defaults
     route = _route(resources.queue, config)
     labels = attempt_labels(name, uid, attempt)
@@ -105,7 +117,10 @@ def build_job(
         "serviceAccountName": defaults.service_account_name,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
+        "securityContext": config.pod_security.pod_context(),
     }
+    if defaults.runtime_class_name:
+        pod_spec["runtimeClassName"] = defaults.runtime_class_name
     if defaults.host_network:
         pod_spec["hostNetwork"] = True
         pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
@@ -122,7 +137,10 @@ def build_job(
         _runner(spec, resources, config),
         _sidecar(namespace=namespace, name=name, uid=uid, spec=spec, attempt=attempt, config=config),
     ]
-    pod_spec["volumes"] = [{"name": volume, "emptyDir": {}} for volume in (VOLUME_BIN, VOLUME_OUTPUT, VOLUME_TMP)]
+    own = (VOLUME_BIN, VOLUME_OUTPUT, VOLUME_TMP, VOLUME_HOME, VOLUME_RUNNER_TMP)
+    used = sorted({mount.name for mount in (*config.mounts, *spec.volumes)})
+    pod_spec["volumes"] = [{"name": volume, "emptyDir": {}} for volume in own] + [
+        config.volumes[name].pod_volume(name) for name in used]
 
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
@@ -158,6 +176,15 @@ def build_job(
     }
 
 
+def covered(spec: DiagnosticExecutionSpec, resources: ResourceHint, config: OperatorConfig) -> str | None:
+    """Why the site's configuration does not cover this spec (its queue, volumes, env sources), naming the
+    field and what is configured; None when it does. Such a spec fails at once (class Configuration)."""
+    problems = site.problems(spec, config.site)
+    if resources.queue is not None and resources.queue not in config.queues:
+        problems.insert(0, _unknown_queue(resources.queue, config))
+    return "; ".join(problems) or None
+
+
 def job_resources(job: Mapping[str, Any], base: ResourceHint | None = None) -> ResourceHint | None:
     """What an attempt's Job (or Pod) asked for, from its ``diagnostic-operator.io/resources`` annotation.
 
@@ -185,11 +212,36 @@ def _route(queue: str | None, config: OperatorConfig) -> KueueRoute | NodeRoute 
         return None
     route = config.queues.get(queue)
     if route is None:
-        known = ", ".join(sorted(config.queues)) or "none"
-        raise ConfigurationError(
-            f"resources.queue: unknown queue {queue!r}: the operator's configuration has no such queue "
-            f"(configured queues: {known})")
+        raise ConfigurationError(_unknown_queue(queue, config))
     return route
+
+
+def _unknown_queue(queue: str, config: OperatorConfig) -> str:
+    known = ", ".join(sorted(config.queues)) or "none"
+    return (f"resources.queue: unknown queue {queue!r}: the operator's configuration has no such queue "
+            f"(configured queues: {known})")
+
+
+def _mount(mount: VolumeMount, read_only: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": mount.name, "mountPath": mount.mount_path}
+    if read_only:
+        item["readOnly"] = True
+    if mount.sub_path:
+        item["subPath"] = mount.sub_path
+    return item
+
+
+def _site_mounts(spec: DiagnosticExecutionSpec, config: OperatorConfig) -> list[dict[str, Any]]:
+    return [_mount(mount, site.read_only(mount, volume)) for mount, volume in site.mount_items(spec, config.site)]
+
+
+def _results_mount(spec: DiagnosticExecutionSpec, config: OperatorConfig) -> dict[str, Any] | None:
+    """The volume holding ``results.directory``, read-only at the same path, for the sidecar."""
+    directory = spec.results.directory
+    if directory is None:
+        return None
+    holders = [m for m, _ in site.mount_items(spec, config.site) if inside(directory, m.mount_path)]
+    return _mount(max(holders, key=lambda m: len(m.mount_path)), True) if holders else None
 
 
 def _install_shim(config: OperatorConfig) -> dict[str, Any]:
@@ -218,15 +270,26 @@ def _runner(spec: DiagnosticExecutionSpec, resources: ResourceHint, config: Oper
     }
     if spec.args:
         container["args"] = list(spec.args)
+    env: list[dict[str, Any]] = [{"name": var.name, "value": var.value} for var in spec.env]
+    for name in spec.env_sources:
+        env += config.env_sources[name].env()
+    if not any(var.name == "HOME" for var in spec.env):
+        env.append({"name": "HOME", "value": HOME_DIR})  # writable whatever the image's user
+    env.append({"name": "DIAGNOSTIC_OUTPUT_DIR", "value": OUTPUT_DIR})
+    if spec.results.directory is not None:
+        env.append({"name": "DIAGNOSTIC_RESULTS_DIR", "value": spec.results.directory})
     container.update({
-        "env": [{"name": var.name, "value": var.value} for var in spec.env]
-        + [{"name": "DIAGNOSTIC_OUTPUT_DIR", "value": OUTPUT_DIR}],
+        "env": env,
         "workingDir": OUTPUT_DIR,
         "resources": runner_resources(resources, config.gpu_resource),
+        "securityContext": runner_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": VOLUME_BIN, "mountPath": BIN_DIR, "readOnly": True},
             {"name": VOLUME_OUTPUT, "mountPath": OUTPUT_DIR},
+            {"name": VOLUME_HOME, "mountPath": HOME_DIR},
+            {"name": VOLUME_RUNNER_TMP, "mountPath": TMP_DIR},
+            *_site_mounts(spec, config),
         ],
     })
     return container
@@ -264,6 +327,7 @@ def _sidecar(*, namespace: str, name: str, uid: str, spec: DiagnosticExecutionSp
         "volumeMounts": [
             {"name": VOLUME_OUTPUT, "mountPath": OUTPUT_DIR, "readOnly": True},
             {"name": VOLUME_TMP, "mountPath": TMP_DIR},
+            *([results] if (results := _results_mount(spec, config)) else []),
         ],
     })
     return container

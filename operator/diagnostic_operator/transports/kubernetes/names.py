@@ -100,3 +100,12 @@ def attempt_of(obj: Mapping[str, Any]) -> int | None:
 
 def is_reserved_label(key: str) -> bool:
     return key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES)
+
+
+# The execution Pod's own volumes (docs/pod-layout.md): a site volume never takes one of these names.
+VOLUME_BIN = "do-bin"
+VOLUME_OUTPUT = "do-output"
+VOLUME_TMP = "tmp"
+VOLUME_HOME = "do-home"
+VOLUME_RUNNER_TMP = "do-tmp"
+PRODUCT_VOLUMES = frozenset({VOLUME_BIN, VOLUME_OUTPUT, VOLUME_TMP, VOLUME_HOME, VOLUME_RUNNER_TMP})
