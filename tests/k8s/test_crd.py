@@ -142,6 +142,22 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...], list[str]]] = [
      ["spec.resources.wallClock", "resources.wallClock (876000h) is longer than the limit of 30d"]),
     ("wall-clock-36500d", with_resources(wallClock="36500d"), (),
      ["spec.resources.wallClock", "resources.wallClock (36500d) is longer than the limit of 30d"]),
+    # a mount path or results folder never lands on the product's own folders
+    ("mount-on-the-output-folder", manifest(volumes=[{"name": "data", "mountPath": "/do/output"}]), (),
+     ["spec.volumes[0].mountPath", "volumes[].mountPath (/do/output) is inside one of the product's own folders"]),
+    ("mount-on-tmp", manifest(volumes=[{"name": "data", "mountPath": "/tmp/data"}]), (),
+     ["spec.volumes[0].mountPath", "(/tmp/data) is inside one of the product's own folders"]),
+    ("mount-not-normalised", manifest(volumes=[{"name": "data", "mountPath": "/data/../do"}]), (),
+     ["spec.volumes[0].mountPath", "absolute, normalised folder"]),
+    ("mount-relative", manifest(volumes=[{"name": "data", "mountPath": "data"}]), (),
+     ["spec.volumes[0].mountPath", '"data"']),
+    ("mount-twice", manifest(volumes=[{"name": "a", "mountPath": "/data"}, {"name": "b", "mountPath": "/data"}]), (),
+     ["spec.volumes[1]", "Duplicate value"]),
+    ("escaping-sub-path", manifest(volumes=[{"name": "data", "mountPath": "/data", "subPath": "../etc"}]), (),
+     ["spec.volumes[0].subPath", "relative path inside the volume"]),
+    ("env-source-twice", manifest(envSources=["esgf", "esgf"]), (), ["spec.envSources[1]", "Duplicate value"]),
+    ("results-directory-in-do", manifest(results={"directory": "/do/bin"}), (),
+     ["spec.results.directory", "(/do/bin) is inside one of the product's own folders"]),
 ]
 
 

@@ -104,6 +104,9 @@ class Observed:
     #: attempt names its Job at once (the CreateJob before it made the Job), and the Job being seen, then its
     #: Pod being made and scheduled, need no status write until the attempt runs.
     job_name: Callable[[int], str] | None = None
+    #: What the site's configuration does not cover in this spec (an unknown queue, volume or env source),
+    #: naming the field and what is configured; None when it covers it. Such an execution fails at once.
+    refusal: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------- actions
@@ -146,6 +149,18 @@ class Finish:
 
 
 @dataclass(frozen=True, slots=True)
+class FailPermanently:
+    """The execution cannot run as specified (its spec asks for what the site's configuration does not have):
+    it ends now, Failed, never retried. The shell allocates its database rows if it has none and records the
+    end in one transaction; the SetStatus and Emit after it say why, once."""
+
+    failure_class: FailureClass
+    reason: str
+    message: str
+    dirty: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class SetStatus:
     status: DiagnosticExecutionStatus
 
@@ -162,7 +177,8 @@ class Requeue:
     after_seconds: float
 
 
-Action = CreateJob | RecordAttemptStart | DeleteJob | RecordAttemptEnd | Finish | SetStatus | Emit | Requeue
+Action = (CreateJob | RecordAttemptStart | DeleteJob | RecordAttemptEnd | Finish | FailPermanently | SetStatus | Emit
+          | Requeue)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -337,8 +353,10 @@ def plan(obs: Observed) -> list[Action]:
     if obs.deleting or spec.cancel:
         return _cancel(obs, current)
 
-    # Nothing started yet: attempt 1.
+    # Nothing started yet: attempt 1, if the site's configuration covers the spec.
     if current == 0:
+        if obs.refusal is not None:
+            return _refuse(obs)
         return _start_attempt(obs, 1, spec.resources, first=True)
 
     record = _attempt_record(status, current)
@@ -353,6 +371,8 @@ def plan(obs: Observed) -> list[Action]:
         due = (parse_time(record.end_time) or obs.now) + timedelta(seconds=outcome.backoff_seconds)
         if obs.now < due:
             return [Requeue((due - obs.now).total_seconds())]
+        if obs.refusal is not None:  # e.g. the configuration changed while the execution waited
+            return _refuse(obs)
         return _start_attempt(obs, current + 1, outcome.next_resources or _resources_of(record, spec.resources))
 
     # The status does not know this attempt yet: the operator stopped between creating the Job and writing
@@ -402,6 +422,19 @@ def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: b
                              SetStatus(status),
                              Emit("Normal", "Accepted" if first else "Retrying", message), Requeue(30)]
     return actions
+
+
+REFUSAL_PREFIX = "The site's configuration does not cover this spec: "
+
+
+def _refuse(obs: Observed) -> list[Action]:
+    """No attempt can start: end the execution now as a configuration failure (no retry can fix it)."""
+    message = f"{REFUSAL_PREFIX}{obs.refusal}"
+    status = _status(obs, phase=Phase.FAILED, failure_class=FailureClass.CONFIGURATION, reason="Configuration",
+                     message=message, completion_time=iso(obs.now))
+    return [FailPermanently(FailureClass.CONFIGURATION, "Configuration", message,
+                            dirty_after(Decision.GIVE_UP, True)),
+            SetStatus(status), Emit("Warning", "Configuration", message)]
 
 
 def _publishing(pod: PodView | None) -> bool:

@@ -96,7 +96,12 @@ def test_the_default_job_follows_the_pod_layout() -> None:
     assert [c["name"] for c in spec["initContainers"]] == ["install-shim"]
     assert [c["name"] for c in spec["containers"]] == ["runner", "ingest"]
     assert spec["volumes"] == [{"name": "do-bin", "emptyDir": {}}, {"name": "do-output", "emptyDir": {}},
-                               {"name": "tmp", "emptyDir": {}}]
+                               {"name": "tmp", "emptyDir": {}}, {"name": "do-home", "emptyDir": {}},
+                               {"name": "do-tmp", "emptyDir": {}}]
+    # the restricted Pod Security Standard, at the Pod's level (the containers add theirs)
+    assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                       "seccompProfile": {"type": "RuntimeDefault"}}
+    assert "runtimeClassName" not in spec
 
 
 def test_install_shim_init_container() -> None:
@@ -115,20 +120,27 @@ def test_runner_container() -> None:
     assert runner["command"] == ["/bin/sh", "/do/bin/shim.sh", "--deadline", "21600", "--grace", "10", "--",
                                  "python3", "-m", "example_diagnostic"]
     assert runner["args"] == ["--region", "global"]
-    # the spec's order, then DIAGNOSTIC_OUTPUT_DIR
+    # the spec's order, then a writable HOME and DIAGNOSTIC_OUTPUT_DIR
     assert runner["env"] == [{"name": "B", "value": "2"}, {"name": "A", "value": "1"},
+                             {"name": "HOME", "value": "/do/home"},
                              {"name": "DIAGNOSTIC_OUTPUT_DIR", "value": "/do/output"}]
     assert runner["workingDir"] == "/do/output"
     assert runner["terminationMessagePolicy"] == "FallbackToLogsOnError"
-    assert "securityContext" not in runner  # the diagnostic image decides its user
+    # restricted: never root, no privilege escalation, no capabilities, the runtime's seccomp profile
+    assert runner["securityContext"] == {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                         "capabilities": {"drop": ["ALL"]},
+                                         "seccompProfile": {"type": "RuntimeDefault"}}
     assert runner["volumeMounts"] == [{"name": "do-bin", "mountPath": "/do/bin", "readOnly": True},
-                                      {"name": "do-output", "mountPath": "/do/output"}]
+                                      {"name": "do-output", "mountPath": "/do/output"},
+                                      {"name": "do-home", "mountPath": "/do/home"},
+                                      {"name": "do-tmp", "mountPath": "/tmp"}]
 
 
 def test_no_args_no_env_gives_only_the_output_dir() -> None:
     runner = container(build(), "runner")
     assert "args" not in runner
-    assert runner["env"] == [{"name": "DIAGNOSTIC_OUTPUT_DIR", "value": "/do/output"}]
+    assert runner["env"] == [{"name": "HOME", "value": "/do/home"},
+                             {"name": "DIAGNOSTIC_OUTPUT_DIR", "value": "/do/output"}]
 
 
 def test_without_the_shim_the_command_is_bare() -> None:
@@ -158,7 +170,7 @@ def test_sidecar_container() -> None:
     # no database ids: the Job is made before its rows; the sidecar finds them by uid and attempt
     assert values["DIAGNOSTIC_OPERATOR_STORE_URL"] == "s3://bucket/prefix"  # the spec's store wins
     results = json.loads(values["DIAGNOSTIC_RESULTS"])
-    assert results == {"metricBundle": "out/metrics.json", "outputBundle": "output.json", "series": None,
+    assert results == {"directory": None, "metricBundle": "out/metrics.json", "outputBundle": "output.json", "series": None,
                        "controlledVocabulary": "fail"}
     assert ResultFiles.model_validate_json(values["DIAGNOSTIC_RESULTS"]) == spec.results
     assert sidecar["envFrom"] == [{"secretRef": {"name": "do-db"}}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from diagnostic_operator.lifecycle.plan import (
     CreateJob,
     DeleteJob,
     Emit,
+    FailPermanently,
     Finish,
     JobView,
     Observed,
@@ -367,3 +369,49 @@ def test_the_exit_record_inside_the_sidecar_summary_is_read() -> None:
     end = next(a for a in plan(obs(started(), jobs=job(1, finished=True), pods=pods))
                if isinstance(a, RecordAttemptEnd)).attempt
     assert end.failure_class is FailureClass.TIMED_OUT, end
+
+
+# ------------------------------------------------------------------------------ the site does not cover the spec
+
+REFUSAL = "resources.queue: unknown queue 'gpu': the operator's configuration has no such queue (configured queues: none)"
+
+
+def refused(status: DiagnosticExecutionStatus | None = None, now: datetime = NOW) -> Observed:
+    return replace(obs(status, now=now, job_name=named), refusal=REFUSAL)
+
+
+def test_a_spec_the_site_does_not_cover_fails_at_once_as_configuration_and_says_why_once() -> None:
+    actions = plan(refused())
+    assert kinds(actions) == ["FailPermanently", "SetStatus", "Emit"]
+    fail = actions[0]
+    assert isinstance(fail, FailPermanently)
+    assert (fail.failure_class, fail.reason, fail.dirty) == (FailureClass.CONFIGURATION, "Configuration", False)
+    assert fail.message == f"The site's configuration does not cover this spec: {REFUSAL}"
+    status = status_of(actions)
+    assert (status.phase, status.failure_class, status.reason, status.attempt) == (
+        Phase.FAILED, FailureClass.CONFIGURATION, "Configuration", 0)
+    assert status.message == fail.message and status.completion_time == iso(NOW)
+    assert kstatus(status.conditions, 1, status.observed_generation) == "Failed"
+    event = actions[2]
+    assert isinstance(event, Emit) and (event.type, event.reason, event.message) == (
+        "Warning", "Configuration", fail.message)
+    # the next pass sees a finished execution: nothing more is said or written
+    assert plan(replace(refused(status), now=NOW + timedelta(minutes=1))) == []
+
+
+def test_a_retry_the_site_no_longer_covers_ends_the_execution_instead_of_starting() -> None:
+    ended = started(1).attempts[0].model_copy(update={
+        "end_time": iso(NOW - timedelta(minutes=2)), "failure_class": FailureClass.OUT_OF_MEMORY,
+        "decision": Decision.RETRY})
+    status = started(1, attempts=[ended], phase=Phase.RETRYING)
+    actions = plan(refused(status))
+    assert kinds(actions) == ["FailPermanently", "SetStatus", "Emit"]
+    assert not any(isinstance(a, CreateJob) for a in actions)
+    # while the backoff runs, nothing is decided yet
+    assert kinds(plan(refused(status, now=NOW - timedelta(minutes=2)))) == ["Requeue"]
+
+
+def test_a_running_attempt_is_not_stopped_by_a_refusal() -> None:
+    actions = plan(replace(obs(started(1), jobs=job(1), pods=pod(1, phase="Running", runner=ContainerView(
+        "runner", state="running"))), refusal=REFUSAL))
+    assert "FailPermanently" not in kinds(actions)

@@ -36,6 +36,7 @@ from diagnostic_operator.lifecycle.plan import (
     CreateJob,
     DeleteJob,
     Emit,
+    FailPermanently,
     Finish,
     JobView,
     Observed,
@@ -54,14 +55,15 @@ from diagnostic_operator.spec import (
     AttemptResources,
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
+    Phase,
     ResourceHint,
 )
 from diagnostic_operator.store import StoreError, execution_prefix, store_uri
 from diagnostic_operator.transports.kubernetes import metrics
 from diagnostic_operator.transports.kubernetes.api import ApiError, KubeApi, path, status_of
-from diagnostic_operator.transports.kubernetes.config import ConfigurationError, OperatorConfig
+from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from diagnostic_operator.transports.kubernetes.diffbase import NoDiffBaseStorage
-from diagnostic_operator.transports.kubernetes.job import build_job
+from diagnostic_operator.transports.kubernetes.job import build_job, covered
 from diagnostic_operator.transports.kubernetes.liveness import DEFAULT_GRACE_SECONDS, ApiContact
 from diagnostic_operator.transports.kubernetes.names import (
     ATTEMPT_LABEL,
@@ -409,14 +411,15 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
             name=name, namespace=namespace, uid=uid, generation=meta.get("generation"), spec=spec,
             status=status.model_copy(update={"database_execution_id": execution_id}),
             now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting,
-            job_name=functools.partial(job_name, name))
+            job_name=functools.partial(job_name, name),
+            refusal=None if status.phase.terminal else covered(spec, spec.resources, runtime.config))
         actions = plan(observed)
         if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
         return await _execute(runtime, observed, execution_id, actions, body, logger)
-    except (ApiError, OSError, ConfigurationError, StoreError, aiohttp.ClientError, TimeoutError, SQLAlchemyError,
-            DatabaseError) as exc:
-        # the API server or the database is away (restart, network): try again soon, never crash the daemon
+    except (ApiError, OSError, StoreError, aiohttp.ClientError, TimeoutError, SQLAlchemyError, DatabaseError) as exc:
+        # the API server or the database is away (restart, network): try again soon, never crash the daemon.
+        # A spec the configuration does not cover is no outage: the plan ends it (FailPermanently).
         runtime.trouble_at = time.monotonic()
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
@@ -551,6 +554,13 @@ async def _carry_out(runtime: Runtime, obs: Observed, execution_id: int | None, 
                                             phase=phase, failure_class=failure_class, reason=reason,
                                             message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(phase)).inc()
+            case FailPermanently(failure_class=failure_class, reason=reason, message=message, dirty=dirty):
+                if execution_id is None:
+                    execution_id = await _ensure_allocated(runtime, obs.namespace, obs.name, obs.uid, obs.spec)
+                await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id,
+                                        phase=Phase.FAILED, failure_class=failure_class, reason=reason,
+                                        message=message, dirty=dirty)
+                metrics.FINISHED.labels(phase=str(Phase.FAILED)).inc()
             case SetStatus(status=status):
                 if status.database_execution_id is None and execution_id is not None:
                     status = status.model_copy(update={"database_execution_id": execution_id})  # allocated above
