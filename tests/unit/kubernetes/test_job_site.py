@@ -121,7 +121,7 @@ def test_what_the_site_does_not_cover_is_named_and_refused(changes: dict[str, An
     spec = make_spec(**changes)
     message = covered(spec, spec.resources, site_config())
     assert message is not None and problem in message
-    with pytest.raises(ConfigurationError, match="unknown|already|inside"):
+    with pytest.raises(ConfigurationError, match=r"unknown|already|inside"):
         build(spec, config=site_config())
 
 
