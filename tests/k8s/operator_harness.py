@@ -36,6 +36,7 @@ from tests.cluster.fixtures import (
     kubectl,
     wait_for,
 )
+from tests.services.postgres import for_pods
 from tests.services.s3 import S3Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,22 +57,31 @@ def apply_crd() -> None:
     apply_crds(CRD_FILE, CRD_NAME)
 
 
-def site_config(s3: S3Target, *, node: str = "real", **changes: Any) -> dict[str, Any]:
+def site_config(s3: S3Target, *, node: str = "real", pod_network: bool = False, **changes: Any) -> dict[str, Any]:
     """The operator configuration of the test site: every execution Pod on the real node (or the kwok nodes),
-    on the host network, images never pulled, the database URL and S3 credentials from the Secret ``do-db``."""
+    images never pulled, the database URL and S3 credentials from the Secret ``do-db``. ``pod_network``: the
+    Pods on the Pod network (they reach the test services on the node's address; restricted Pod Security
+    allows nothing else), else on the host network (the fault suite's proxies listen on 127.0.0.1)."""
     selector = REAL_NODE_SELECTOR if node == "real" else KWOK_NODE_SELECTOR
     config: dict[str, Any] = {
         "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db", "defaultStore": s3.url,
         "publishGrace": "60s", "initAllowance": "30s",
-        "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
+        "podDefaults": {"hostNetwork": not pod_network, "imagePullPolicy": "Never", "serviceAccountName": "default",
                         "nodeSelector": dict(selector), "tolerations": [dict(TEST_NODE_TOLERATION)]},
     }
     config.update(changes)
     return config
 
 
+def restrict(namespace: str) -> None:
+    """Enforce the ``restricted`` Pod Security Standard in ``namespace``, with no exemption."""
+    kubectl("label", "--overwrite", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/warn=restricted")
+
+
 def write_secret(namespace: str, db_url: str, s3: S3Target, name: str = "do-db") -> None:
-    data = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": db_url, **s3.env}
+    """The sidecar's Secret: the database as the Pods reach it (the node's address in the cluster layer)."""
+    data = {"DIAGNOSTIC_OPERATOR_DATABASE_URL": for_pods(db_url), **s3.env}
     apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}, namespace=namespace)
 

@@ -16,7 +16,7 @@ import pytest
 from diagnostic_operator.spec import DiagnosticExecutionSpec, ResourceHint
 from diagnostic_operator.transports.kubernetes import OperatorConfig, build_job
 from diagnostic_operator.transports.kubernetes.names import KUEUE_QUEUE_LABEL
-from tests.cluster.fixtures import TEST_NODE_TOLERATION, kubectl
+from tests.cluster.fixtures import TEST_NODE_TOLERATION, KubectlError, kubectl
 
 pytestmark = pytest.mark.cluster
 
@@ -46,6 +46,29 @@ SITE = {
     "annotations": {"example.org/cost-centre": "42"},
 }
 
+#: Every volume source and both env source kinds; NFS cannot be mounted on the test node, so this dry-run and
+#: the builder's table test are its proof.
+DATA_SITE = {
+    "volumes": {
+        "cmip6": {"nfs": {"server": "nfs.example.org", "path": "/export/cmip6", "readOnly": True}},
+        "scratch": {"persistentVolumeClaim": {"claimName": "ref-scratch"}},
+        "ref-config": {"configMap": {"name": "ref-config"}},
+        "certs": {"secret": {"secretName": "esgf-certs"}},
+        "work": {"emptyDir": {"sizeLimit": "20Gi"}},
+    },
+    "mounts": [{"name": "cmip6", "mountPath": "/data/cmip6"}],
+    "envSources": {"esgf": {"secret": "esgf-credentials", "keys": ["ESGF_USER", "ESGF_TOKEN"]},
+                   "endpoints": {"configMap": "ref-endpoints", "keys": ["REF_API_URL"]}},
+    "podSecurity": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 2000, "supplementalGroups": [5000]},
+}
+DATA_SPEC = {
+    "volumes": [{"name": "scratch", "mountPath": "/ref/scratch", "subPath": "example"},
+                {"name": "ref-config", "mountPath": "/ref/config"}, {"name": "certs", "mountPath": "/ref/certs"},
+                {"name": "work", "mountPath": "/work"}],
+    "envSources": ["esgf", "endpoints"],
+    "results": {"directory": "/ref/scratch/global-mean/run-1"},
+}
+
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     # name: (spec changes, resource hint, operator configuration)
     "default": ({}, {}, {}),
@@ -54,6 +77,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "shim-off": ({"runtime": {"shim": False}, "args": []}, {}, {"jobTTLSeconds": 600}),
     "site": ({}, {"queue": "big-memory"},
              {"podDefaults": SITE, "queues": QUEUES, "databaseSecret": "do-db", "defaultStore": "s3://d/p"}),
+    "data": (DATA_SPEC, {}, DATA_SITE),
 }
 
 
@@ -118,3 +142,25 @@ def test_the_api_server_accepts_its_pod(variant: str, namespace: str) -> None:
     gpus = {key: value for key, value in resources["limits"].items() if key == "nvidia.com/gpu"}
     assert server["spec"]["containers"][0]["resources"] == {
         "requests": {**resources["requests"], **gpus}, "limits": resources["limits"]}
+
+
+@pytest.mark.parametrize(("variant", "allowed"), [("default", True), ("kueue", True), ("gpu", True),
+                                                   ("shim-off", True), ("site", False), ("data", False)])
+def test_restricted_pod_security_admits_the_pod_unless_the_site_asks_for_more(
+        variant: str, allowed: bool, namespace: str) -> None:
+    """The `restricted` Pod Security Standard admits an execution Pod as built; what it refuses is what the site
+    chose: the host network ("site") or an NFS volume in the Pod ("data": wrap the export in a PV, docs/data.md)."""
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted", namespace=None)
+    job = build(variant, namespace)
+    template = job["spec"]["template"]
+    kubectl("create", "serviceaccount", template["spec"]["serviceAccountName"], namespace=namespace)
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {**template["metadata"], "name": f"{job['metadata']['name']}-pod"}, "spec": template["spec"]}
+    if allowed:
+        dry_run(pod, namespace)
+        return
+    with pytest.raises(KubectlError) as refused:
+        dry_run(pod, namespace)
+    assert "violates PodSecurity" in str(refused.value) and "restricted" in str(refused.value)
+    assert ("host namespaces" if variant == "site" else 'restricted volume types (volume "cmip6" uses restricted '
+            'volume type "nfs")') in str(refused.value)

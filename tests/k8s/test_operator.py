@@ -26,6 +26,7 @@ from tests.k8s.operator_harness import (
     free_port,
     proxied_kubeconfig,
     release_finalizers,
+    restrict,
     site_config,
     wait_gone,
     write_secret,
@@ -57,7 +58,10 @@ def make_site(namespace: str, pg_url: str, s3: S3Target, workdir: Path, **config
 @pytest.fixture
 def site(crd: None, images: None, namespace: str, pg_url: str, s3_store_url: S3Target,
          tmp_path: Path) -> Iterator[Site]:
-    s = make_site(namespace, pg_url, s3_store_url, tmp_path)
+    """The examples' site: a namespace that enforces the restricted Pod Security Standard (no exemption), the
+    execution Pods on the Pod network."""
+    restrict(namespace)
+    s = make_site(namespace, pg_url, s3_store_url, tmp_path, pod_network=True)
     s.operator.start()
     try:
         yield s

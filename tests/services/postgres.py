@@ -41,6 +41,23 @@ from diagnostic_operator.db.engine import create_engine_for, upgrade
 URL_ENV = "DIAGNOSTIC_OPERATOR_TEST_DATABASE_URL"
 PORT_ENV = "DIAGNOSTIC_OPERATOR_TEST_PG_PORT"
 BINDIR_ENV = "DIAGNOSTIC_OPERATOR_PG_BINDIR"
+#: The cluster layer's address of this machine that Pods on the Pod network reach (the test node's IP), and
+#: the Pods' range: the test services listen there too, so execution Pods need no host network.
+SERVICE_HOST_ENV = "DIAGNOSTIC_OPERATOR_TEST_SERVICE_HOST"
+POD_CIDR_ENV = "DIAGNOSTIC_OPERATOR_TEST_POD_CIDR"
+
+
+def service_host() -> str | None:
+    """The address of this machine that the test cluster's Pods reach, when the cluster layer set one."""
+    return os.environ.get(SERVICE_HOST_ENV) or None
+
+
+def for_pods(url: str) -> str:
+    """``url`` (a service on 127.0.0.1) as a Pod on the Pod network reaches it: the service host instead."""
+    host = service_host()
+    if host is None:
+        return url
+    return make_url(url).set(host=host).render_as_string(hide_password=False)
 SERVICE_USER = "postgres"
 DATABASE = "diagnostic_operator_test"
 TEMPLATE = "diagnostic_operator_template"
@@ -205,9 +222,16 @@ def start_postgres(base: Path | None = None, *, port: int | None = None) -> Post
     )
     if init.returncode != 0:
         raise PostgresUnavailable(f"initdb failed in {server.datadir}:\n{init.stdout}\n{init.stderr}")
+    listen = "127.0.0.1"
+    pods = service_host()
+    if pods is not None:  # the cluster layer: Pods on the Pod network connect to the node's address
+        listen = f"127.0.0.1,{pods}"
+        cidr = os.environ.get(POD_CIDR_ENV, "10.214.0.0/24")
+        with (server.datadir / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {pods}/32 trust\nhost all all {cidr} trust\n")
     options = " ".join(
         [
-            "-c listen_addresses=127.0.0.1",
+            f"-c listen_addresses={listen}",
             f"-c port={server.port}",
             f"-c unix_socket_directories={base}",
             "-c fsync=off",

@@ -232,7 +232,8 @@ class S3Target:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     log = tmp_path_factory.mktemp("moto") / "moto-server.log"
-    server = start_s3_server(log_path=log)
+    # the cluster layer: on the node's address, which this machine and the Pods on the Pod network both reach
+    server = start_s3_server(log_path=log, host=os.environ.get("DIAGNOSTIC_OPERATOR_TEST_SERVICE_HOST") or HOST)
     try:
         yield server
     finally:
