@@ -244,6 +244,18 @@ def env_names(spec: DiagnosticExecutionSpec, site: Site) -> dict[str, str]:
     return names
 
 
+def references(spec: DiagnosticExecutionSpec, site: Site) -> dict[str, str]:
+    """The Kubernetes objects the spec's env sources refer to, each with the spec field that picked it, so a
+    kubelet's "secret \"x\" not found" can be told in the spec's terms."""
+    named: dict[str, str] = {}
+    for i, name in enumerate(spec.env_sources):
+        source = site.env_sources.get(name)
+        if source is not None:
+            kind, obj = ("Secret", source.secret) if source.secret else ("ConfigMap", source.config_map)
+            named.setdefault(str(obj), f"envSources[{i}] ({name!r}: {kind} {obj!r})")
+    return named
+
+
 def mount_items(spec: DiagnosticExecutionSpec, site: Site) -> list[tuple[VolumeMount, SiteVolume]]:
     """The site's mounts, then the spec's, each with its site volume (``problems`` must be empty)."""
     return [(m, site.volumes[m.name]) for m in (*site.mounts, *spec.volumes)]
@@ -268,4 +280,4 @@ def local_folders(spec: DiagnosticExecutionSpec, site: Site) -> Mapping[str, tup
 
 
 __all__ = ["EnvSource", "Site", "SiteMount", "SiteVolume", "check_mount_path", "env_names", "local_folders",
-           "mount_items", "problems", "read_only"]
+           "mount_items", "problems", "read_only", "references"]

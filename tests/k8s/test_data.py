@@ -159,6 +159,7 @@ def test_a_missing_env_secret_ends_as_configuration(data_site: tuple[Site, Volum
     assert (status["phase"], status["failureClass"], status["reason"]) == (
         "Failed", "Configuration", "CreateContainerConfigError"), status
     assert "no-such-secret" in status["message"], status
+    assert "spec envSources[0] ('missing': Secret 'no-such-secret')" in status["message"], status
     assert len(status["attempts"]) == 1, "a configuration error is not retried"
 
 

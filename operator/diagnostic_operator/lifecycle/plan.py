@@ -12,8 +12,8 @@ attempt number that exists is the current attempt), then the Pods (the evidence 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -107,6 +107,9 @@ class Observed:
     #: What the site's configuration does not cover in this spec (an unknown queue, volume or env source),
     #: naming the field and what is configured; None when it covers it. Such an execution fails at once.
     refusal: str | None = None
+    #: Kubernetes objects the spec refers to through the site (a Secret of an env source), each with the spec
+    #: field that picked it: a configuration failure that names one says which field it was.
+    references: Mapping[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- actions
@@ -530,6 +533,8 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         "decision": outcome.decision, "telemetry": _telemetry(pod, job, record),
         "log_location": _text(summary.get("logLocation")) if summary else None,
     })
+    if classification.failure_class is FailureClass.CONFIGURATION:
+        classification = _with_field(classification, obs.references)
     event_type, event_reason = _EVENT[classification.failure_class]
     text = classification.message if outcome.decision in (Decision.SUCCESS, Decision.CANCEL) else (
         f"{classification.message} {outcome.reason[:1].upper()}{outcome.reason[1:]}.")
@@ -553,6 +558,17 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
     if outcome.decision is Decision.RETRY:
         actions.append(Requeue(outcome.backoff_seconds))
     return actions
+
+
+def _with_field(classification: Classification, references: Mapping[str, str]) -> Classification:
+    """The kubelet names the object (``secret "esgf" not found``, ``... in Secret ns/esgf``); say which field of
+    the spec brought it in."""
+    fields = [field for obj, field in references.items()
+              if f'"{obj}"' in classification.message or f"/{obj}" in classification.message]
+    if not fields:
+        return classification
+    message = classification.message.rstrip(".")
+    return replace(classification, message=f"{message} (spec {', '.join(fields)}).")
 
 
 def _cancel(obs: Observed, current: int) -> list[Action]:

@@ -415,3 +415,19 @@ def test_a_running_attempt_is_not_stopped_by_a_refusal() -> None:
     actions = plan(replace(obs(started(1), jobs=job(1), pods=pod(1, phase="Running", runner=ContainerView(
         "runner", state="running"))), refusal=REFUSAL))
     assert "FailPermanently" not in kinds(actions)
+
+
+@pytest.mark.parametrize(("kubelet", "named"), [
+    ('secret "esgf-credentials" not found', True),
+    ("couldn't find key ESGF_TOKEN in Secret ns/esgf-credentials", True),
+    ('secret "other" not found', False),
+])
+def test_a_missing_env_secret_is_told_in_the_specs_terms(kubelet: str, named: bool) -> None:
+    waiting = ContainerView("runner", "waiting", "CreateContainerConfigError", kubelet)
+    late = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - timedelta(minutes=11)), runner=waiting)]}
+    observed = replace(obs(started(), jobs=job(1, active=1), pods=late),
+                       references={"esgf-credentials": "envSources[0] ('esgf': Secret 'esgf-credentials')"})
+    finish = next(a for a in plan(observed) if isinstance(a, Finish))
+    assert (finish.failure_class, finish.reason) == (FailureClass.CONFIGURATION, "CreateContainerConfigError")
+    assert kubelet in finish.message
+    assert ("(spec envSources[0] ('esgf': Secret 'esgf-credentials'))" in finish.message) is named

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from diagnostic_operator import site
 from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, pool_size_for, upgrade
 from diagnostic_operator.db.errors import DatabaseError
@@ -412,7 +413,8 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
             status=status.model_copy(update={"database_execution_id": execution_id}),
             now=datetime.now(UTC), jobs=jobs, pods=_group(execution_pods.get(uid, [])), deleting=deleting,
             job_name=functools.partial(job_name, name),
-            refusal=None if status.phase.terminal else covered(spec, spec.resources, runtime.config))
+            refusal=None if status.phase.terminal else covered(spec, spec.resources, runtime.config),
+            references=site.references(spec, runtime.config.site) if spec.env_sources else {})
         actions = plan(observed)
         if await _vanished_but_there(runtime, observed, actions):
             return 5.0  # an index lags (busy loop, a watch re-connecting): the object is there; look again
