@@ -159,7 +159,7 @@ def test_sidecar_container() -> None:
     assert values["DIAGNOSTIC_OPERATOR_STORE_URL"] == "s3://bucket/prefix"  # the spec's store wins
     results = json.loads(values["DIAGNOSTIC_RESULTS"])
     assert results == {"metricBundle": "out/metrics.json", "outputBundle": "output.json", "series": None,
-                       "controlledVocabulary": "fail"}
+                       "controlledVocabulary": "fail", "compat": "none"}
     assert ResultFiles.model_validate_json(values["DIAGNOSTIC_RESULTS"]) == spec.results
     assert sidecar["envFrom"] == [{"secretRef": {"name": "do-db"}}]
     assert not any("DATABASE" in name for name in values)  # never from the spec
