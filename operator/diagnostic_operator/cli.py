@@ -305,7 +305,9 @@ def results_validate(
     console.print(Text.assemble(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
                                 f"series, {len(result.outputs)} outputs"))
     if result.dropped:
-        console.print(Text(f"{result.dropped_total} items not stored as written ({files.compat} compat mode):"))
+        total = result.dropped_total
+        console.print(Text(f"{total} item{'' if total == 1 else 's'} not stored as written "
+                           f"({files.compat} compat mode):"))
         for kind, n, meaning in describe(result.dropped):
             console.print(Text(f"  {n:>8}  {kind}: {meaning}"))
 
