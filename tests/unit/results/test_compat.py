@@ -2,7 +2,7 @@
 
 Each case is a small output folder; the table says what the strict reader does (an error naming where, or
 rows) and what compat mode does (rows, and the items dropped or made missing, by kind). What Climate-REF
-0.20.2 itself stores for the same folders is checked in tests/integration/climate_ref/.
+0.20.2 itself stores for the same behaviours is checked in tests/integration/climate_ref/.
 """
 
 from __future__ import annotations
