@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from diagnostic_operator import __version__
 from diagnostic_operator.manifest import ManifestError, load_manifests
@@ -72,7 +73,8 @@ def detail_json(detail: ExecutionDetail) -> dict[str, Any]:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message often quotes a file's keys, values or names: printed as plain text, never as markup.
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -276,24 +278,38 @@ def results_validate(
     folder: Annotated[Path, typer.Argument(help="A diagnostic's output folder.")],
     vocabulary: Annotated[Path | None, typer.Option(help="Controlled-vocabulary YAML.")] = None,
     mode: Annotated[str, typer.Option(help="Vocabulary checking: off, warn or fail.")] = "warn",
+    compat: Annotated[str, typer.Option(help="Dialect: none (the strict reader) or climate-ref.")] = "none",
 ) -> None:
-    """Parse and validate diagnostic.json, output.json and series.json in a folder; print the row counts."""
+    """Parse and validate diagnostic.json, output.json and series.json in a folder; print the row counts and,
+    with --compat climate-ref, what was dropped or stored as missing, counted by kind."""
     from diagnostic_operator.results import BundleError, load_results, load_vocabulary
-    from diagnostic_operator.spec import ResultFiles, VocabularyMode
+    from diagnostic_operator.results.compat import describe
+    from diagnostic_operator.spec import CompatMode, ResultFiles, VocabularyMode
 
     try:
         files = ResultFiles(controlled_vocabulary=VocabularyMode(mode))
     except ValueError:
         raise fail(f"--mode: {mode!r} is not one of off, warn, fail") from None
     try:
+        files = files.model_copy(update={"compat": CompatMode(compat)})
+    except ValueError:
+        raise fail(f"--compat: {compat!r} is not one of {', '.join(CompatMode)}") from None
+    try:
         vocab = load_vocabulary(vocabulary) if vocabulary else None
         result = load_results(folder, files, None, vocab)
     except (BundleError, OSError, ValueError) as exc:
         raise fail(str(exc), 1) from None
+    # Keys, values and file names in these texts come from the files: never read them as markup.
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    console.print(f"[green]✓[/] {len(result.scalars)} scalar values, {len(result.series)} series, "
-                  f"{len(result.outputs)} outputs")
+        console.print(Text.assemble(("warning:", "yellow"), " ", warning))
+    console.print(Text.assemble(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
+                                f"series, {len(result.outputs)} outputs"))
+    if result.dropped:
+        total = result.dropped_total
+        console.print(Text(f"{total} item{'' if total == 1 else 's'} not stored as written "
+                           f"({files.compat} compat mode):"))
+        for kind, n, meaning in describe(result.dropped):
+            console.print(Text(f"  {n:>8}  {kind}: {meaning}"))
 
 
 @db_app.command("upgrade")

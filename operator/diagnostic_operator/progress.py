@@ -15,7 +15,7 @@ from diagnostic_operator.lifecycle.policy import Outcome
 from diagnostic_operator.quantities import format_duration
 from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.settings import mask_url
-from diagnostic_operator.spec import AttemptStatus, Decision, Phase, ResourceHint
+from diagnostic_operator.spec import AttemptStatus, Decision, IngestCounts, Phase, ResourceHint
 from diagnostic_operator.transports.local import LocalRunResult, Reporter
 from diagnostic_operator.transports.memory_limit import MemoryLimit
 
@@ -90,7 +90,7 @@ class RichReporter(Reporter):
         if summary.ingested:
             c = summary.counts
             self.console.print(f"    ingested {c.outputs} outputs, {c.scalar_values} scalar values, "
-                               f"{c.series_values} series ({summary.publish_seconds:.2f}s)")
+                               f"{c.series_values} series{_dropped(c)} ({summary.publish_seconds:.2f}s)")
         if outcome.decision is Decision.RETRY:
             self.console.print(f"    [yellow]{outcome.reason}[/]")
 
@@ -102,6 +102,11 @@ class RichReporter(Reporter):
 
     def message(self, text: str) -> None:
         self.console.print(f"  [yellow]{text}[/]")
+
+
+def _dropped(counts: IngestCounts) -> str:
+    """``, N items dropped or made missing`` when the compat reader did so, else nothing."""
+    return f", {counts.dropped} items dropped or stored as missing" if counts.dropped else ""
 
 
 def print_summary(console: Console, result: LocalRunResult, database_url: str) -> None:
@@ -126,7 +131,7 @@ def print_summary(console: Console, result: LocalRunResult, database_url: str) -
         if s.ingested:
             console.print(f"  database {mask_url(database_url)}: execution id {result.execution_id}, "
                           f"{s.counts.outputs} outputs, {s.counts.scalar_values} scalar values, "
-                          f"{s.counts.series_values} series")
+                          f"{s.counts.series_values} series{_dropped(s.counts)}")
     console.print(f"  details  diagnostic-operator executions show {result.name}")
 
 

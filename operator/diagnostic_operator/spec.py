@@ -214,6 +214,13 @@ MountPath = Annotated[str, StringConstraints(min_length=2, max_length=1024, patt
                       AfterValidator(check_mount_path)]
 
 
+class CompatMode(StrEnum):
+    """Which producers' dialect of the result formats is read (docs/climate-ref-compat.md)."""
+
+    NONE = "none"
+    CLIMATE_REF = "climate-ref"
+
+
 RelativeFile = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -234,6 +241,11 @@ class ResultFiles(_Model):
     controlled_vocabulary: VocabularyMode = Field(
         default=VocabularyMode.WARN, alias="controlledVocabulary",
         description="Controlled-vocabulary checking of dimension values: off, warn or fail.")
+    compat: CompatMode = Field(
+        default=CompatMode.NONE,
+        description="Dialect of the result files: none (the strict reader) or climate-ref (accept what "
+                    "Climate-REF 0.20.2 accepts, with its meaning, counting what is dropped or stored as "
+                    "missing in status.ingested.dropped; refuse what it refuses).")
 
     @model_validator(mode="after")
     def _relative(self) -> ResultFiles:
@@ -487,6 +499,8 @@ class IngestCounts(BaseModel):
     outputs: int = 0
     scalar_values: int = Field(default=0, alias="scalarValues")
     series_values: int = Field(default=0, alias="seriesValues")
+    dropped: int = Field(default=0, description="Items of the result files not stored as written: dropped "
+                                                "or stored as missing values (only with results.compat).")
 
 
 MAX_ATTEMPT_HISTORY = 20

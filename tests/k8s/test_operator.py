@@ -162,6 +162,14 @@ def test_diagnostic_error_gives_up_at_once(site: Site) -> None:
     assert site.event_reasons(name)[-1] == "DiagnosticError"
 
 
+def test_invalid_bundle_is_a_diagnostic_error(site: Site) -> None:
+    name = site.apply_execution(example("failing/invalid-bundle.yaml"))
+    status = site.wait_phase(name)
+    assert (status["phase"], status["failureClass"], status["reason"]) == (
+        "Failed", "DiagnosticError", "InvalidResults"), status
+    assert status["attempts"][0]["exitCode"] == 0 and site.count("scalar_values", name) == 0
+
+
 def test_retryable_exit_code_is_retried(site: Site) -> None:
     name = site.apply_execution(example("failing/retryable-exit.yaml"))
     status = site.wait_phase(name, timeout=300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 
 RESERVED_DIMENSION_NAMES = frozenset(
     {"attributes", "json_structure", "created_at", "updated_at", "value", "id"}
@@ -50,6 +51,11 @@ def is_finite_number(value: object) -> bool:
     if isinstance(value, int) and t is int:
         return -MAX_FLOAT <= value <= MAX_FLOAT
     return False
+
+
+def count_nan(values: Iterable[object]) -> int:
+    """How many of ``values`` are float NaN."""
+    return sum(1 for value in values if type(value) is float and math.isnan(value))
 
 
 def canonical_dimensions(dimensions: dict[str, str]) -> str:

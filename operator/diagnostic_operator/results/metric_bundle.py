@@ -21,11 +21,13 @@ from diagnostic_operator.results._common import (
     MAX_FLOAT,
     NINF,
     RESERVED_DIMENSION_NAMES,
+    count_nan,
     pointer,
     short,
     type_name,
 )
 from diagnostic_operator.results._warnings import Warnings
+from diagnostic_operator.results.compat import DropKind, Drops, tally
 from diagnostic_operator.results.errors import BundleError
 from diagnostic_operator.results.json_reader import JsonDocument
 from diagnostic_operator.results.options import DEFAULT_OPTIONS, ParseOptions
@@ -40,7 +42,8 @@ _ATTRIBUTE_TYPES = frozenset({str, float, int})
 @dataclass(frozen=True, slots=True)
 class MetricBundle:
     """A validated metric bundle. ``results`` is the RESULTS tree with undeclared leaf keys dropped
-    (lenient mode); ``used_values`` maps each dimension to the values that occur in RESULTS."""
+    (lenient and compat modes); ``used_values`` maps each dimension to the values that occur in RESULTS;
+    ``dropped`` counts the undeclared leaf keys dropped and the NaN and infinite values made missing."""
 
     structure: tuple[str, ...]
     results: dict[str, Any]
@@ -48,14 +51,17 @@ class MetricBundle:
     row_count: int
     file: str = FILE
     warnings: list[str] = field(default_factory=list)
+    dropped: Drops = field(default_factory=dict)
 
 
 def validate_metric_bundle(
     document: JsonDocument | Any, *, file: str = FILE, options: ParseOptions = DEFAULT_OPTIONS
 ) -> MetricBundle:
     """Check a decoded metric bundle against every rule of spec section 2.6 (rules 1-12; 13, the
-    controlled vocabulary, is ``vocabulary.check_metric_bundle``). Raises ``BundleError``."""
+    controlled vocabulary, is ``vocabulary.check_metric_bundle``). In compat mode (``options.climate_ref``)
+    also refuses what Climate-REF refuses. Raises ``BundleError``."""
     doc = document.value if isinstance(document, JsonDocument) else document
+    may_have_nan = document.nan_tokens if isinstance(document, JsonDocument) else True
     warnings = Warnings()
     if type(doc) is not dict:
         raise BundleError(file, "", f"the metric bundle must be a JSON object, got {type_name(doc)}")
@@ -109,25 +115,36 @@ def validate_metric_bundle(
             )
         if len(results) - ("attributes" in results) != 0:
             raise BundleError(file, pointer("RESULTS"), "json_structure is empty but RESULTS is not")
+        if options.climate_ref and results:
+            # Climate-REF wants RESULTS == {} exactly when json_structure is empty.
+            raise BundleError(
+                file,
+                pointer("RESULTS", "attributes"),
+                "json_structure is empty but RESULTS holds attributes (refused in climate-ref compat mode)",
+            )
         return MetricBundle((), {}, {}, 0, file, warnings.result())
-    if n == 1 and options.ref_compat:
+    if n == 1 and options.climate_ref and len(results) - ("attributes" in results) != 0:
+        # Climate-REF types RESULTS as an object of objects, so a value directly under it is refused.
         raise BundleError(
             file,
             pointer("DIMENSIONS", "json_structure"),
-            "one-dimension metric bundles are rejected in climate-ref compatibility mode",
+            "one-dimension metric bundles with values are refused in climate-ref compat mode",
         )
 
     used: dict[str, set[str]] = {name: set() for name in structure}
+    dropped: Drops = {}
     row_count = _walk(
         results=results,
         structure=structure,
         declared=declared,
         used=used,
         warnings=warnings,
+        dropped=dropped,
+        may_have_nan=may_have_nan,
         file=file,
         options=options,
     )
-    return MetricBundle(structure, results, used, row_count, file, warnings.result())
+    return MetricBundle(structure, results, used, row_count, file, warnings.result(), dropped)
 
 
 def _check_structure(dimensions: dict[str, Any], file: str, options: ParseOptions) -> tuple[str, ...]:
@@ -186,12 +203,14 @@ def _walk(
     declared: list[frozenset[str]],
     used: dict[str, set[str]],
     warnings: Warnings,
+    dropped: Drops,
+    may_have_nan: bool,
     file: str,
     options: ParseOptions,
 ) -> int:
     last = len(structure) - 1
-    strict = options.strict
-    infinity_missing = options.infinity == "missing"
+    strict = not options.drop_undeclared_leaf_keys
+    infinity_missing = options.infinity_missing
     max_rows = options.max_rows
     rows = 0
     # (parent, key in parent, node, level, path of keys from RESULTS)
@@ -249,6 +268,7 @@ def _walk(
                     pointer("RESULTS", *path, first),
                     f"{first!r} is not a declared value of dimension {name!r} (strict mode)",
                 )
+            tally(dropped, DropKind.UNDECLARED_LEAF_KEY, len(extra))
             for key in sorted(extra):
                 warnings.add(
                     file,
@@ -274,11 +294,13 @@ def _walk(
         if float in kinds and (INF in values or NINF in values):
             for key, value in node.items():
                 if type(value) is float and value in (INF, NINF):
-                    _infinite(key, path, infinity_missing, warnings, file)
+                    _infinite(key, path, infinity_missing, warnings, dropped, file)
         if int in kinds:
             for key, value in node.items():
                 if type(value) is int and not -MAX_FLOAT <= value <= MAX_FLOAT:
-                    _infinite(key, path, infinity_missing, warnings, file)
+                    _infinite(key, path, infinity_missing, warnings, dropped, file)
+        if may_have_nan and float in kinds:
+            tally(dropped, DropKind.NAN_METRIC_VALUE, count_nan(values))
         count = len(node) - has_attributes
         used[name].update(node.keys())
         rows += count
@@ -290,11 +312,14 @@ def _walk(
     return rows
 
 
-def _infinite(key: str, path: tuple[str, ...], missing: bool, warnings: Warnings, file: str) -> None:
+def _infinite(
+    key: str, path: tuple[str, ...], missing: bool, warnings: Warnings, dropped: Drops, file: str
+) -> None:
     where = pointer("RESULTS", *path, key)
     if not missing:
         raise BundleError(file, where, "infinite metric value (or a number too large for float64)")
     warnings.add(file, where, "infinite metric value stored as missing")
+    tally(dropped, DropKind.INFINITE_METRIC_VALUE)
 
 
 def _check_attributes(attributes: Any, level: int, last: int, path: tuple[str, ...], file: str) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from diagnostic_operator.results.compat import DropKind
 
 Kind = Literal["model", "reference"]
 OutputType = Literal["plot", "data", "html"]
@@ -91,9 +95,15 @@ class OutputRow:
 
 @dataclass(frozen=True, slots=True)
 class ResultSet:
-    """Everything one successful execution produced, validated."""
+    """Everything one successful execution produced, validated. ``dropped`` counts, by kind, the items of
+    the files that the rows do not hold as written (dropped, or made missing values): see ``results.compat``."""
 
     scalars: list[ScalarRow] = field(default_factory=list)
     series: list[SeriesRow] = field(default_factory=list)
     outputs: list[OutputRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    dropped: Mapping[DropKind, int] = field(default_factory=dict)
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())

@@ -18,11 +18,13 @@ from diagnostic_operator.results._common import (
     NINF,
     RESERVED_DIMENSION_NAMES,
     canonical_dimensions,
+    count_nan,
     pointer,
     short,
     type_name,
 )
 from diagnostic_operator.results._warnings import Warnings
+from diagnostic_operator.results.compat import DropKind, Drops, tally
 from diagnostic_operator.results.errors import BundleError
 from diagnostic_operator.results.json_reader import JsonDocument
 from diagnostic_operator.results.options import DEFAULT_OPTIONS, ParseOptions
@@ -38,18 +40,22 @@ _OPTIONAL_STRINGS = ("value_units", "value_long_name", "index_units", "calendar"
 
 @dataclass(frozen=True, slots=True)
 class SeriesFile:
-    """The validated rows of a series file."""
+    """The validated rows of a series file; ``dropped`` counts the repeated series dropped and the NaN and
+    infinite values made missing."""
 
     series: list[SeriesRow]
     file: str = FILE
     warnings: list[str] = field(default_factory=list)
+    dropped: Drops = field(default_factory=dict)
 
 
 def validate_series(
     document: JsonDocument | Any, *, file: str = FILE, options: ParseOptions = DEFAULT_OPTIONS
 ) -> SeriesFile:
     """Check a decoded series file against spec 4.3 (items 1-9 and 11; 10, the controlled
-    vocabulary, is ``vocabulary.check_series``) and build its rows. Raises ``BundleError``."""
+    vocabulary, is ``vocabulary.check_series``) and build its rows. In compat mode (``options.climate_ref``)
+    a repeated series (same kind and dimensions) is dropped, the first kept, and repeated index values are
+    kept, as Climate-REF keeps them. Raises ``BundleError``."""
     if isinstance(document, JsonDocument):
         doc = document.value
         may_have_nan = document.nan_tokens
@@ -61,7 +67,9 @@ def validate_series(
         raise BundleError(file, "", f"a series file must be a JSON array of series, got {type_name(doc)}")
     if len(doc) > options.max_series:
         raise BundleError(file, "", f"{len(doc)} series, more than the limit of {options.max_series}")
-    infinity_missing = options.infinity == "missing"
+    infinity_missing = options.infinity_missing
+    compat = options.climate_ref
+    dropped: Drops = {}
     rows: list[SeriesRow] = []
     seen: dict[tuple[str, str], int] = {}
     index_keys = _IndexKeys()
@@ -80,16 +88,18 @@ def validate_series(
                 + (short(kind) if type(kind) is str else type_name(kind)),
             )
         dimensions = _dimensions(element["dimensions"], i, kind, warnings, file)
+        element_dropped: Drops = {}  # counted only if the series is kept
         values = _values(
             element["values"],
             i=i,
             may_have_nan=may_have_nan,
             infinity_missing=infinity_missing,
             warnings=warnings,
+            dropped=element_dropped,
             file=file,
             options=options,
         )
-        index = _index(element["index"], i, len(values), may_have_nan, file)
+        index = _index(element["index"], i, len(values), may_have_nan, file, warnings if compat else None)
         index_name = element["index_name"]
         if type(index_name) is not str:
             raise BundleError(
@@ -106,10 +116,15 @@ def validate_series(
             extras[key] = value
         identity = (kind, canonical_dimensions(dimensions))
         if identity in seen:
-            raise BundleError(
-                file, pointer(i), f"duplicate series: same dimensions and kind as series {seen[identity]}"
-            )
+            problem = f"duplicate series: same dimensions and kind as series {seen[identity]}"
+            if not compat:
+                raise BundleError(file, pointer(i), problem)
+            warnings.add(file, pointer(i), problem + "; dropped")
+            tally(dropped, DropKind.DUPLICATE_SERIES)
+            continue
         seen[identity] = i
+        for dropped_kind, n in element_dropped.items():
+            tally(dropped, dropped_kind, n)
         key = sha256(f"{kind}\x00{identity[1]}".encode()).hexdigest()
         rows.append(
             SeriesRow(
@@ -127,7 +142,7 @@ def validate_series(
                 index_keys.get(index_name, index),
             )
         )
-    return SeriesFile(rows, file, warnings.result())
+    return SeriesFile(rows, file, warnings.result(), dropped)
 
 
 class _IndexKeys:
@@ -188,6 +203,7 @@ def _values(
     may_have_nan: bool,
     infinity_missing: bool,
     warnings: Warnings,
+    dropped: Drops,
     file: str,
     options: ParseOptions,
 ) -> list[float | None]:
@@ -209,6 +225,8 @@ def _values(
                     f"values must be numbers or null, got {type_name(value)} {short(value)}",
                 )
     convert = int in kinds or (may_have_nan and float in kinds)
+    if may_have_nan and float in kinds:
+        tally(dropped, DropKind.NAN_SERIES_VALUE, count_nan(values))
     if float in kinds and (INF in values or NINF in values):
         j = next(j for j, v in enumerate(values) if type(v) is float and v in (INF, NINF))
         if not infinity_missing:
@@ -216,6 +234,7 @@ def _values(
                 file, pointer(i, "values", j), "infinite value (or a number too large for float64)"
             )
         warnings.add(file, pointer(i, "values"), "infinite values stored as missing")
+        tally(dropped, DropKind.INFINITE_SERIES_VALUE, sum(1 for v in values if type(v) is float and v in (INF, NINF)))
         convert = True
     if int in kinds:
         ints = [value for value in values if type(value) is int]
@@ -227,6 +246,7 @@ def _values(
                     warnings.add(
                         file, pointer(i, "values", j), "number too large for float64 stored as missing"
                     )
+                    tally(dropped, DropKind.INFINITE_SERIES_VALUE)
     if not convert:
         return cast("list[float | None]", values)
     return [_number(value) for value in values]
@@ -240,7 +260,10 @@ def _number(value: Any) -> float | None:
     return cast(float, value) if value - value == 0.0 else None
 
 
-def _index(index: Any, i: int, length: int, may_have_nan: bool, file: str) -> list[IndexValue]:
+def _index(
+    index: Any, i: int, length: int, may_have_nan: bool, file: str, repeats: Warnings | None
+) -> list[IndexValue]:
+    """The validated index; a repeated value is an error, or with ``repeats`` (compat mode) a warning."""
     if type(index) is not list:
         raise BundleError(file, pointer(i, "index"), f"index must be an array, got {type_name(index)}")
     if len(index) != length:
@@ -265,11 +288,11 @@ def _index(index: Any, i: int, length: int, may_have_nan: bool, file: str) -> li
         first: dict[IndexValue, int] = {}
         for j, value in enumerate(index):
             if value in first:
-                raise BundleError(
-                    file,
-                    pointer(i, "index", j),
-                    f"duplicate index value {short(value)} (also at position {first[value]})",
-                )
+                problem = f"duplicate index value {short(value)} (also at position {first[value]})"
+                if repeats is None:
+                    raise BundleError(file, pointer(i, "index", j), problem)
+                repeats.add(file, pointer(i, "index", j), problem + "; kept")
+                break
             first[value] = j
     return cast("list[IndexValue]", index)
 

@@ -4,7 +4,8 @@ Order (lifecycle.md stages 6–7), so that nothing is ever claimed in the databa
 
 1. upload the log (``out.log``) and the exit record — always, also after a failure;
 2. only when the diagnostic succeeded (exit 0, no OOM kill, no timeout): parse and validate the result
-   files; an invalid bundle stops here (the diagnostic's fault: nothing is uploaded or ingested);
+   files, in the dialect ``files.compat`` names; an invalid bundle stops here (the diagnostic's fault:
+   nothing is uploaded or ingested);
 3. upload every file the output bundle names, plus the three result files;
 4. ingest outputs, scalars and series in one database transaction (``ON CONFLICT DO NOTHING``).
 
@@ -200,8 +201,11 @@ def publish_and_ingest(
                           objects=objects)
 
         report = with_retries(ingest_once, "ingesting results", settings, log)
-        return finish(ingested=True, counts=report.total.model_dump(by_alias=True),
-                      inserted=report.inserted.model_dump(by_alias=True), warnings=len(results.warnings))
+        # What the parser dropped or made missing (compat mode) is in no table: it is counted from the files
+        # (the same number on every run of this step) and reported with the totals, not as rows inserted.
+        counts = report.total.model_dump(by_alias=True) | {"dropped": results.dropped_total}
+        return finish(ingested=True, counts=counts, inserted=report.inserted.model_dump(by_alias=True),
+                      warnings=len(results.warnings))
     except IngestError as exc:
         # The parser lets through only what both databases store, so this is a gap in the parser's checks:
         # still the results' fault (retrying cannot help), not the infrastructure's.

@@ -235,7 +235,7 @@ def test_get_execution_refs_and_status_document(db_engine: Engine) -> None:
     assert doc["attempt"] == 1 and doc["attempts"][0]["decision"] == "SUCCESS"
     assert doc["databaseExecutionId"] == new.execution_id
     assert doc["outputLocation"] == "file:///tmp/out"
-    assert doc["ingested"] == {"outputs": 4, "scalarValues": 8, "seriesValues": 3}
+    assert doc["ingested"] == {"outputs": 4, "scalarValues": 8, "seriesValues": 3, "dropped": 0}
     assert doc["startTime"] == "2025-01-01T00:00:00Z" and doc["completionTime"].endswith("Z")
 
     listed = repo.list_executions(db_engine)

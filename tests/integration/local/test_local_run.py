@@ -76,7 +76,7 @@ def test_exit_nonzero_gives_up_at_once(local_env: dict[str, str], tmp_path: Path
     assert (data["phase"], data["failureClass"], data["reason"]) == ("Failed", "DiagnosticError", "ExitCode3")
     assert [a["decision"] for a in data["attempts"]] == ["GIVE_UP"]
     status = show(data["name"], local_env)["status"]
-    assert status["ingested"] == {"outputs": 0, "scalarValues": 0, "seriesValues": 0}
+    assert status["ingested"] == {"outputs": 0, "scalarValues": 0, "seriesValues": 0, "dropped": 0}
     assert any(f.endswith("attempt-1/out.log") for f in files_under(tmp_path / "store")), "log published on failure"
 
 

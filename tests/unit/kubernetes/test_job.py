@@ -170,8 +170,8 @@ def test_sidecar_container() -> None:
     # no database ids: the Job is made before its rows; the sidecar finds them by uid and attempt
     assert values["DIAGNOSTIC_OPERATOR_STORE_URL"] == "s3://bucket/prefix"  # the spec's store wins
     results = json.loads(values["DIAGNOSTIC_RESULTS"])
-    assert results == {"directory": None, "metricBundle": "out/metrics.json", "outputBundle": "output.json", "series": None,
-                       "controlledVocabulary": "fail"}
+    assert results == {"directory": None, "metricBundle": "out/metrics.json", "outputBundle": "output.json",
+                       "series": None, "controlledVocabulary": "fail", "compat": "none"}
     assert ResultFiles.model_validate_json(values["DIAGNOSTIC_RESULTS"]) == spec.results
     assert sidecar["envFrom"] == [{"secretRef": {"name": "do-db"}}]
     assert not any("DATABASE" in name for name in values)  # never from the spec

@@ -219,6 +219,14 @@ def test_success_finishes_with_counts_telemetry_and_clears_dirty() -> None:
     assert tel.duration_seconds == 12.5 and tel.peak_memory_bytes == 70_000_000 and tel.queue_seconds == 120
     assert kstatus(status.conditions, 1, status.observed_generation) == "Current"
     assert {c.type: c.status for c in status.conditions}["Ready"] == "True"
+    assert status.ingested.dropped == 0
+
+
+def test_items_the_compat_reader_dropped_reach_the_status() -> None:
+    counts = {"outputs": 6, "scalarValues": 24, "seriesValues": 4, "dropped": 3}
+    actions = plan(obs(started(), jobs=job(1, finished=True, succeeded=1),
+                       pods=pod(runner=done(), sidecar=sidecar_done(summary(counts=counts)))))
+    assert status_of(actions).ingested.dropped == 3
 
 
 def test_oom_retries_after_backoff_with_more_memory() -> None:

@@ -19,7 +19,7 @@ from diagnostic_operator.results import (
     parse_series,
     read_json_file,
 )
-from diagnostic_operator.spec import VocabularyMode
+from diagnostic_operator.spec import CompatMode, VocabularyMode
 
 from .helpers import (
     bundle,
@@ -173,7 +173,7 @@ def bom_trailing_several() -> None:
 def one_dimension_bundle() -> None:
     doc = bundle(["metric"], {"metric": ["bias"]}, {"bias": 0.4})
     assert [r.dimensions for r in metric(doc)[0]] == [{"metric": "bias"}]
-    raises_bundle(lambda: metric(doc, ref_compat=True), None, "one-dimension")
+    raises_bundle(lambda: metric(doc, compat=CompatMode.CLIMATE_REF), None, "one-dimension")
 
 
 def empty_bundle_and_series() -> None:

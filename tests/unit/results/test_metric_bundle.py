@@ -15,6 +15,7 @@ from diagnostic_operator.results import (
     parse_metric_bundle,
     validate_metric_bundle,
 )
+from diagnostic_operator.spec import CompatMode
 
 from .helpers import bundle, metric, metric_example, raises_bundle
 
@@ -171,11 +172,15 @@ def test_empty_bundle_is_valid_and_has_no_rows() -> None:
     assert metric({"DIMENSIONS": {"json_structure": []}, "RESULTS": {"attributes": {"a": 1}}}) == ([], [])
 
 
-def test_one_dimension_bundle_accepted_and_rejected_in_ref_compat() -> None:
+def test_one_dimension_bundle_accepted_and_refused_in_climate_ref_compat() -> None:
     doc = bundle(["metric"], {"metric": ["bias", "rmse"]}, {"bias": 0.4, "attributes": {"units": "K"}})
     rows, _ = metric(doc)
     assert [(r.dimensions, r.value, r.attributes) for r in rows] == [({"metric": "bias"}, 0.4, {"units": "K"})]
-    raises_bundle(lambda: metric(doc, ref_compat=True), "/DIMENSIONS/json_structure", "one-dimension")
+    raises_bundle(lambda: metric(doc, compat=CompatMode.CLIMATE_REF), "/DIMENSIONS/json_structure",
+                  "one-dimension")
+    # Climate-REF refuses a value directly under RESULTS; a one-dimension bundle without values passes there
+    empty = bundle(["metric"], {"metric": ["bias"]}, {"attributes": {"units": "K"}})
+    assert metric(empty, compat=CompatMode.CLIMATE_REF) == ([], [])
 
 
 def test_dimension_with_no_values_and_empty_subtree() -> None:
