@@ -198,3 +198,29 @@ def test_read_only_and_writable_mounts_and_data_credentials(data_site: tuple[Sit
     seen += json.dumps([site.rows(f"SELECT * FROM {table}") for table in (
         "executions", "attempts", "execution_groups", "outputs", "scalar_values")], default=str)
     assert TOKEN not in seen
+
+
+# ---------------------------------------------------------------------------------------------- compat mode
+
+#: After the example ran: one undeclared leaf key and one NaN in its metric bundle (the strict reader refuses
+#: both; Climate-REF drops the key and stores the NaN as a missing value).
+LOOSEN = ("python3 -m example_diagnostic && python3 -c '"
+          "import json; d = json.load(open(\"diagnostic.json\")); first = next(iter(d[\"RESULTS\"])); "
+          "leaf = d[\"RESULTS\"][first][\"global\"]; leaf[\"undeclared_statistic\"] = 1.0; "
+          "leaf[next(iter(leaf))] = float(\"nan\"); json.dump(d, open(\"diagnostic.json\", \"w\"))'")
+
+
+def test_compat_mode_ingests_what_the_strict_reader_refuses_and_counts_what_it_dropped(
+        data_site: tuple[Site, Volumes]) -> None:
+    site, _ = data_site
+    results = {"metricBundle": "diagnostic.json", "outputBundle": "output.json", "series": "series.json"}
+    compat = site.apply_execution(example("compat", command=shell(LOOSEN), results={**results,
+                                                                                     "compat": "climate-ref"}))
+    strict = site.apply_execution(example("strict", command=shell(LOOSEN), results=results))
+    status = site.wait_phase(compat, timeout=180)
+    assert (status["phase"], status["failureClass"]) == ("Succeeded", "Success"), status
+    assert status["ingested"]["dropped"] == 2, status["ingested"]
+    assert status["ingested"]["scalarValues"] == 24, "the NaN is a row with a missing value, as in Climate-REF"
+    assert site.rows("SELECT count(*) AS n FROM scalar_values WHERE value IS NULL")[0]["n"] == 1
+    refused = site.wait_phase(strict, timeout=180)
+    assert (refused["phase"], refused["reason"]) == ("Failed", "InvalidResults"), refused
