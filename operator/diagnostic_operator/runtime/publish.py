@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from diagnostic_operator.db.errors import DatabaseError, IngestError
-from diagnostic_operator.lifecycle.evidence import PublishOutcome
 from diagnostic_operator.results import BundleError, ParseOptions, Vocabulary, load_results
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
-from diagnostic_operator.spec import IngestCounts, ResultFiles
+from diagnostic_operator.runtime.summary import MAX_ERROR_TEXT, SUMMARY_SCHEMA, PublishSummary
+from diagnostic_operator.spec import ResultFiles
 from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.store.base import ObjectStore, StoredObject, StoreError
 
-SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
-MAX_ERROR_TEXT = 900  # the whole summary must fit a 4 KiB termination message
+__all__ = ["SUMMARY_SCHEMA", "AttemptTarget", "PublishSummary", "RetrySettings", "publish_and_ingest",
+           "with_retries"]
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -61,42 +59,6 @@ class RetrySettings:
     initial_seconds: float = 1.0
     max_seconds: float = 15.0
     sleep: Callable[[float], None] = field(default=time.sleep)
-
-
-class PublishSummary(BaseModel):
-    """What the publish step reports: the sidecar writes it (compact JSON, ≤ 4 KiB) as its
-    termination message, and the operator reads it as evidence."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    schema_: str = Field(default=SUMMARY_SCHEMA, alias="schema")
-    attempt: int
-    exit_record_present: bool = Field(alias="exitRecordPresent")
-    exit_code: int | None = Field(default=None, alias="exitCode")
-    signal: int | None = None
-    timed_out: bool = Field(default=False, alias="timedOut")
-    oom_kills: int | None = Field(default=None, alias="oomKills")
-    wall_seconds: float | None = Field(default=None, alias="wallSeconds")
-    peak_memory_bytes: int | None = Field(default=None, alias="peakMemoryBytes")
-    peak_memory_source: str | None = Field(default=None, alias="peakMemorySource")
-    memory_limit_bytes: int | None = Field(default=None, alias="memoryLimitBytes")
-    log_published: bool = Field(default=False, alias="logPublished")
-    log_location: str | None = Field(default=None, alias="logLocation")
-    output_location: str = Field(alias="outputLocation")
-    ingested: bool = False
-    bundle_error: str | None = Field(default=None, alias="bundleError")
-    infrastructure_error: str | None = Field(default=None, alias="infrastructureError")
-    counts: IngestCounts = Field(default_factory=IngestCounts)
-    inserted: IngestCounts = Field(default_factory=IngestCounts)
-    warnings: int = 0
-    publish_seconds: float = Field(default=0.0, alias="publishSeconds")
-
-    def outcome(self) -> PublishOutcome:
-        return PublishOutcome(log_published=self.log_published, ingested=self.ingested,
-                              bundle_error=self.bundle_error, infrastructure_error=self.infrastructure_error)
-
-    def to_message(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def _clip(text: str) -> str:
