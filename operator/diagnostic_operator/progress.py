@@ -91,6 +91,10 @@ class RichReporter(Reporter):
             c = summary.counts
             self.console.print(f"    ingested {c.outputs} outputs, {c.scalar_values} scalar values, "
                                f"{c.series_values} series ({summary.publish_seconds:.2f}s)")
+        if summary.partial_files is not None:
+            left_out = f", {summary.partial_skipped} left out" if summary.partial_skipped else ""
+            self.console.print(f"    kept {summary.partial_files} partial file(s){left_out}"
+                               + (f": {summary.partial_error}" if summary.partial_error else ""))
         if outcome.decision is Decision.RETRY:
             self.console.print(f"    [yellow]{outcome.reason}[/]")
 

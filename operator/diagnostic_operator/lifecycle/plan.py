@@ -267,6 +267,11 @@ def _text(value: object) -> str | None:
     return str(value) if value else None
 
 
+def _positive(value: object) -> int | None:
+    """A count from the summary, when it is a positive integer (absent, zero or garbled: None)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
     pods = obs.pods.get(attempt, [])
     return max(pods, key=lambda p: p.created or "") if pods else None
@@ -496,6 +501,7 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         "message": classification.message, "failure_class": classification.failure_class,
         "decision": outcome.decision, "telemetry": _telemetry(pod, job, record),
         "log_location": _text(summary.get("logLocation")) if summary else None,
+        "partial_files": _positive(summary.get("partialFiles")) if summary else None,
     })
     event_type, event_reason = _EVENT[classification.failure_class]
     text = classification.message if outcome.decision in (Decision.SUCCESS, Decision.CANCEL) else (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -35,6 +36,7 @@ from diagnostic_operator.runtime.exit_record import (
     EXIT_RECORD_FILE,
     HEARTBEAT_FILE,
     LOG_FILE,
+    STATE_DIR,
     ExitRecord,
     ExitRecordError,
     read_exit_record,
@@ -61,7 +63,6 @@ START_TIMEOUT_SHIM = 120.0  # no sign of the runner this long after the sidecar 
 START_TIMEOUT_BARE = 5.0  # without the shim the only sign is a live process; a fast one may be gone already
 TERM_WAIT_SECONDS = 10.0  # after SIGTERM: how long the runner still gets to end before we publish anyway
 POLL_SECONDS = 0.2
-SHIM_STATE_DIR = ".diagnostic-operator"
 SECRET_ENV_NAMES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
 
 EXIT_OK, EXIT_INFRASTRUCTURE, EXIT_USAGE = 0, 1, 2
@@ -231,7 +232,7 @@ def observe(output_dir: Path, elapsed: float, own_pid: int, terminating: float |
         heartbeat_age: float | None = max(0.0, (time.time() if now is None else now) - mtime)
     except OSError:
         heartbeat_age = None
-    started = (output_dir / SHIM_STATE_DIR).is_dir() or (output_dir / LOG_FILE).exists()
+    started = (output_dir / STATE_DIR).is_dir() or (output_dir / LOG_FILE).exists()
     return Observation(elapsed, record, alive, heartbeat_age, started, terminating)
 
 
@@ -340,6 +341,17 @@ def wait_for_runner(settings: SidecarSettings, options: SidecarOptions, log: Str
         time.sleep(options.poll_seconds)
 
 
+def partial_budget(budget: float | None, started: float, terminating: Callable[[], bool],
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[], float]:
+    """Seconds left for partial files: the budget from ``started`` on (unbounded without one), and none
+    at all once SIGTERM came (the kubelet's SIGKILL follows after the termination grace period)."""
+    def left() -> float:
+        if terminating():
+            return 0.0
+        return math.inf if budget is None else budget - (clock() - started)
+    return left
+
+
 def write_termination_message(path: Path, message: str, log: StructuredLog) -> bool:
     try:
         with open(path, "w", encoding="utf-8") as fh:
@@ -406,9 +418,11 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
         log("exit-record", exitCode=record.exit_code, signal=record.signal, timedOut=record.timed_out,
             oomKills=record.oom_kills, wallSeconds=record.wall_seconds)
 
-    log("publishing", outputLocation=mask_url(settings.store_url))
+    log("publishing", outputLocation=mask_url(settings.store_url), partialBudget=settings.publish_budget_seconds)
+    partial_left = partial_budget(settings.publish_budget_seconds, time.monotonic(), lambda: bool(terminated))
     try:
         summary = publish_and_ingest(settings.output_dir, record, settings.results, target, store, engine,
+                                     results_dir=settings.output_dir, partial_seconds_left=partial_left,
                                      retry=options.retry, log=lambda message: log("retry", message=message))
     except Exception as exc:  # a bug: report it, still leave a parseable summary behind
         log("error", message=f"publishing failed unexpectedly: {type(exc).__name__}: {exc}")
@@ -430,7 +444,9 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
     code = EXIT_INFRASTRUCTURE if summary.infrastructure_error else EXIT_OK
     log("published", exitCode=code, logPublished=summary.log_published, ingested=summary.ingested,
         bundleError=summary.bundle_error, infrastructureError=summary.infrastructure_error,
-        scalarValues=summary.counts.scalar_values, publishSeconds=summary.publish_seconds,
+        scalarValues=summary.counts.scalar_values, partialFiles=summary.partial_files,
+        partialSkipped=summary.partial_skipped, partialError=summary.partial_error,
+        publishSeconds=summary.publish_seconds,
         messageBytes=len(message.encode()))
     return code
 

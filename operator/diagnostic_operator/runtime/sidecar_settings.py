@@ -20,6 +20,7 @@ DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 RUNNER_SHIM_ENV = "DIAGNOSTIC_RUNNER_SHIM"  # "false" when the runner runs without the shim
 HEARTBEAT_ENV = "DIAGNOSTIC_HEARTBEAT_SECONDS"
 DEFAULT_HEARTBEAT_SECONDS = 5.0  # the shim's default
+PUBLISH_BUDGET_ENV = "DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"  # time for a failed attempt's partial files
 
 
 class SettingsError(ValueError):
@@ -40,6 +41,7 @@ class SidecarSettings:
     termination_log: Path
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     runner_shim: bool = True
+    publish_budget_seconds: float | None = None  # None: no bound (an operator that does not set it)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -109,4 +111,7 @@ def load_settings(env: Mapping[str, str]) -> SidecarSettings:
     heartbeat = _seconds(env.get(HEARTBEAT_ENV, "").strip() or str(DEFAULT_HEARTBEAT_SECONDS), HEARTBEAT_ENV)
     shim = _flag(env.get(RUNNER_SHIM_ENV, "").strip() or "true", RUNNER_SHIM_ENV)
     termination_log = Path(env.get(TERMINATION_LOG_ENV, "").strip() or DEFAULT_TERMINATION_LOG)
-    return SidecarSettings(output_dir, target, results, store_url, database_url, termination_log, heartbeat, shim)
+    raw_budget = env.get(PUBLISH_BUDGET_ENV, "").strip()
+    budget = _seconds(raw_budget, PUBLISH_BUDGET_ENV) if raw_budget else None
+    return SidecarSettings(output_dir, target, results, store_url, database_url, termination_log, heartbeat, shim,
+                           budget)

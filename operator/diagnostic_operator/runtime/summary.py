@@ -43,6 +43,10 @@ class PublishSummary(BaseModel):
     ingested: bool = False
     bundle_error: str | None = Field(default=None, alias="bundleError")
     infrastructure_error: str | None = Field(default=None, alias="infrastructureError")
+    # a failed attempt's results folder, published as partial files (absent after a success)
+    partial_files: int | None = Field(default=None, alias="partialFiles")
+    partial_skipped: int | None = Field(default=None, alias="partialSkipped")
+    partial_error: str | None = Field(default=None, alias="partialError")
     counts: IngestCounts = Field(default_factory=IngestCounts)
     inserted: IngestCounts = Field(default_factory=IngestCounts)
     warnings: int = 0
@@ -57,9 +61,10 @@ class PublishSummary(BaseModel):
 
 
 def fit_message(summary: PublishSummary, limit: int = MAX_MESSAGE_BYTES) -> str:
-    """``summary.to_message()``, made to fit ``limit`` bytes: first the error texts are shortened, then
-    optional fields are dropped (the verdict fields — attempt, exitRecordPresent, logPublished, ingested,
-    and whether there was a bundle or infrastructure error — always stay)."""
+    """``summary.to_message()``, made to fit ``limit`` bytes: first ``partialError`` goes and the error texts
+    are shortened, then optional fields are dropped (the verdict fields — attempt, exitRecordPresent,
+    logPublished, ingested, and whether there was a bundle or infrastructure error — always stay, and so does
+    partialFiles)."""
     message = summary.to_message()
     if len(message.encode()) <= limit:
         return message
@@ -68,13 +73,14 @@ def fit_message(summary: PublishSummary, limit: int = MAX_MESSAGE_BYTES) -> str:
     def size() -> int:
         return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
+    data.pop("partialError", None)  # a note on the partial files, not evidence: the first to go
     for key in ("bundleError", "infrastructureError"):
         text = data.get(key)
         while isinstance(text, str) and size() > limit and len(text) // 2 >= 40:
             text = text[: len(text) // 2] + "…"
             data[key] = text
-    for key in ("counts", "inserted", "warnings", "publishSeconds", "logLocation", "peakMemorySource",
-                "memoryLimitBytes", "peakMemoryBytes", "wallSeconds"):
+    for key in ("counts", "inserted", "warnings", "publishSeconds", "logLocation",
+                "partialSkipped", "peakMemorySource", "memoryLimitBytes", "peakMemoryBytes", "wallSeconds"):
         if size() <= limit:
             break
         data.pop(key, None)

@@ -284,6 +284,26 @@ def test_diagnostic_error_gives_up_and_clears_dirty() -> None:
     assert (finish.phase, finish.reason, finish.dirty) == (Phase.FAILED, "ExitCode3", False)
 
 
+@pytest.mark.parametrize(("partial", "shown"), [
+    ({"partialFiles": 5, "partialSkipped": 1}, 5),
+    ({"partialFiles": 0, "partialSkipped": 0}, None),  # the folder was empty: nothing to show
+    ({}, None),  # a sidecar of a version without partial files
+    ({"partialFiles": "five"}, None),
+    ({"partialFiles": True}, None),
+])
+def test_a_failed_attempt_shows_its_partial_files_and_keeps_its_class(partial: dict[str, object],
+                                                                      shown: int | None) -> None:
+    message = summary(exitCode=3, ingested=False, counts={"outputs": 0, "scalarValues": 0, "seriesValues": 0},
+                      partialError="the store was slow" if partial else None, **partial)
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                       pods=pod(phase="Failed", runner=done(3, "Error"), sidecar=sidecar_done(message))))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason, end.partial_files) == (FailureClass.DIAGNOSTIC_ERROR, "ExitCode3", shown)
+    status = status_of(actions)
+    assert status.attempts[0].partial_files == shown
+    assert status.ingested.scalar_values == 0 and status.ingested.outputs == 0
+
+
 def test_sidecar_without_summary_is_an_infrastructure_failure() -> None:
     actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
                        pods=pod(phase="Failed", runner=done(0), sidecar=ContainerView(
