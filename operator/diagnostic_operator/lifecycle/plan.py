@@ -280,10 +280,13 @@ def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
 def _telemetry(pod: PodView | None, job: JobView | None, record: AttemptStatus) -> AttemptTelemetry:
     summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
     tel = AttemptTelemetry()
-    if summary is not None:
-        tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
-            "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
-            | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
+    if summary is not None:  # the exit record's numbers, as the sidecar passed them on
+        try:
+            tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
+                "cpuSeconds", "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
+                | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
+        except ValidationError:  # a garbled number is no telemetry, not a reason to stop reconciling
+            tel = AttemptTelemetry()
     runner_start = pod.runner.started_at if pod and pod.runner else None
     runner_end = pod.runner.finished_at if pod and pod.runner else None
     updates: dict[str, object] = {}

@@ -104,7 +104,7 @@ def publish_and_ingest(
     }
     if exit_record is not None:
         summary.update(exit_record.model_dump(
-            by_alias=True, include={"exit_code", "signal", "timed_out", "oom_kills", "wall_seconds",
+            by_alias=True, include={"exit_code", "signal", "timed_out", "oom_kills", "wall_seconds", "cpu_seconds",
                                     "peak_memory_bytes", "peak_memory_source", "memory_limit_bytes"}))
 
     def finish(**extra: Any) -> PublishSummary:

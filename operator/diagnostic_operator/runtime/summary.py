@@ -34,6 +34,7 @@ class PublishSummary(BaseModel):
     timed_out: bool = Field(default=False, alias="timedOut")
     oom_kills: int | None = Field(default=None, alias="oomKills")
     wall_seconds: float | None = Field(default=None, alias="wallSeconds")
+    cpu_seconds: float | None = Field(default=None, alias="cpuSeconds")
     peak_memory_bytes: int | None = Field(default=None, alias="peakMemoryBytes")
     peak_memory_source: str | None = Field(default=None, alias="peakMemorySource")
     memory_limit_bytes: int | None = Field(default=None, alias="memoryLimitBytes")
@@ -80,7 +81,8 @@ def fit_message(summary: PublishSummary, limit: int = MAX_MESSAGE_BYTES) -> str:
             text = text[: len(text) // 2] + "…"
             data[key] = text
     for key in ("counts", "inserted", "warnings", "publishSeconds", "logLocation",
-                "partialSkipped", "peakMemorySource", "memoryLimitBytes", "peakMemoryBytes", "wallSeconds"):
+                "partialSkipped", "peakMemorySource", "memoryLimitBytes", "peakMemoryBytes", "cpuSeconds",
+                "wallSeconds"):
         if size() <= limit:
             break
         data.pop(key, None)

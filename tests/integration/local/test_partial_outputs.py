@@ -1,6 +1,7 @@
 """`diagnostic-operator run` of attempts that fail after writing files: what they made is kept under the
 attempt's partial/ prefix and recorded as partial rows, and no value is ingested, with SQLite + a local
-folder and with PostgreSQL + the S3 server. A successful attempt publishes no partial file."""
+folder and with PostgreSQL + the S3 server. A successful attempt publishes no partial file (and reports its
+CPU seconds alike in the run's report and in `executions show`)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,9 @@ def test_a_successful_attempt_publishes_no_partial_file(local_env: dict[str, str
     assert not any("/partial/" in f for f in stored) and any("/outputs/" in f for f in stored)
     status = show(data["name"], local_env)["status"]
     assert status["ingested"]["scalarValues"] == 24 and "partialFiles" not in status["attempts"][0]
+    # the CPU time of the run, the same in the run's report and in the database (executions show)
+    cpu = data["attempts"][0]["telemetry"]["cpuSeconds"]
+    assert cpu > 0 and status["attempts"][0]["telemetry"]["cpuSeconds"] == cpu
 
 
 def test_postgres_and_s3_keep_a_failed_attempts_files(postgres_url: str, s3_store_url: Any, tmp_path: Path) -> None:

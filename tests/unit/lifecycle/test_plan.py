@@ -219,6 +219,22 @@ def test_success_finishes_with_counts_telemetry_and_clears_dirty() -> None:
     assert {c.type: c.status for c in status.conditions}["Ready"] == "True"
 
 
+@pytest.mark.parametrize(("extra", "cpu", "peak"), [
+    ({"cpuSeconds": 41.7}, 41.7, 70_000_000),  # the exit record's CPU time, passed on by the sidecar
+    ({}, None, 70_000_000),  # a record without it (a shim of an older version)
+    ({"cpuSeconds": "lots"}, None, None),  # garbled: no telemetry from the summary, the attempt still ends
+])
+def test_cpu_seconds_reach_the_attempts_telemetry(extra: dict[str, object], cpu: float | None,
+                                                  peak: int | None) -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, succeeded=1),
+                       pods=pod(runner=done(), sidecar=sidecar_done(summary(**extra)))))
+    tel = status_of(actions).attempts[0].telemetry
+    assert (tel.cpu_seconds, tel.peak_memory_bytes) == (cpu, peak)
+    assert tel.queue_seconds == 120  # read from the Pod whatever the summary says
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert end.telemetry.cpu_seconds == cpu  # and the database row gets the same
+
+
 def test_oom_retries_after_backoff_with_more_memory() -> None:
     oom = plan(obs(started(), jobs=job(1, finished=True, failed=1),
                    pods=pod(phase="Failed", runner=done(137, "OOMKilled"), sidecar=sidecar_done(

@@ -276,8 +276,9 @@ def summary(**changes: Any) -> PublishSummary:
 
 
 def test_a_small_summary_is_unchanged() -> None:
-    s = summary()
+    s = summary(cpuSeconds=3.5)
     assert sc.fit_message(s) == s.to_message()
+    assert json.loads(sc.fit_message(s))["cpuSeconds"] == 3.5
 
 
 @pytest.mark.parametrize("changes", [
@@ -446,7 +447,7 @@ def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
     out, env = attempt_env
     shutil.copytree(example_output, out, dirs_exist_ok=True)
     record = json.loads((out / EXIT_RECORD_FILE).read_text())
-    (out / EXIT_RECORD_FILE).write_text(json.dumps({**record, "exitCode": 3}))
+    (out / EXIT_RECORD_FILE).write_text(json.dumps({**record, "exitCode": 3, "cpuSeconds": 4.25}))
     made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                   if p.is_file() and not p.is_symlink() and p.name != LOG_FILE and ".diagnostic-operator" not in p.parts)
     env["DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"] = "120"
@@ -454,6 +455,7 @@ def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
     assert sc.run(env, quick(out.parent), stream) == 0
     s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert s.exit_code == 3 and s.log_published and not s.ingested and s.bundle_error is None
+    assert s.cpu_seconds == 4.25 and '"cpuSeconds":4.25' in Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text()
     assert (s.partial_files, s.partial_skipped) == (len(made), 0) and len(made) >= 8
     published = next(e for e in events(stream) if e["event"] == "published")
     assert published["partialFiles"] == len(made)
