@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -91,6 +92,10 @@ class RichReporter(Reporter):
             c = summary.counts
             self.console.print(f"    ingested {c.outputs} outputs, {c.scalar_values} scalar values, "
                                f"{c.series_values} series{_dropped(c)} ({summary.publish_seconds:.2f}s)")
+        if summary.partial_files is not None:
+            left_out = f", {summary.partial_skipped} left out" if summary.partial_skipped else ""
+            self.console.print(f"    kept {summary.partial_files} partial file(s){left_out}"
+                               + (f": {escape(summary.partial_error)}" if summary.partial_error else ""))
         if outcome.decision is Decision.RETRY:
             self.console.print(f"    [yellow]{outcome.reason}[/]")
 

@@ -491,6 +491,10 @@ class AttemptStatus(BaseModel):
     resources: AttemptResources | None = None
     telemetry: AttemptTelemetry = Field(default_factory=AttemptTelemetry)
     log_location: str | None = Field(default=None, alias="logLocation")
+    partial_files: int | None = Field(
+        default=None, alias="partialFiles",
+        description="Files of the results folder a failed or timed-out attempt left behind, published under "
+                    "its partial/ prefix and never ingested as values (absent when there were none).")
 
 
 class IngestCounts(BaseModel):

@@ -33,7 +33,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -135,12 +137,29 @@ class Attempt(Base):
     log_location: Mapped[str | None] = mapped_column(Text)
 
 
+#: The predicates of the two partial unique indexes of ``outputs``. ``ON CONFLICT`` must name the same text
+#: (PostgreSQL infers the arbiter index from it), so both the models and ``ingest`` use these.
+BUNDLE_OUTPUT = "NOT partial"
+PARTIAL_OUTPUT = "partial"
+
+
 class Output(Base):
-    """One file named by the output bundle, as published to the object store."""
+    """One file published to the object store and recorded for an execution.
+
+    ``partial = false``: a file the output bundle of a successful attempt names; its natural key is
+    (execution, output type, short name). ``partial = true``: a file a failed or timed-out attempt left in
+    its results folder (docs/object-store.md, ``partial/``); never ingested as values, keyed by (attempt,
+    path): output type ``data``, short name and filename the path in the results folder, no long name,
+    description or dimensions. Each kind has its own unique index, so the partial files of several
+    attempts, and a later successful attempt's outputs, never collide.
+    """
 
     __tablename__ = "outputs"
     __table_args__ = (
-        UniqueConstraint("execution_id", "output_type", "short_name"),
+        Index("uq_outputs_execution_id_output_type_short_name", "execution_id", "output_type", "short_name",
+              unique=True, sqlite_where=text(BUNDLE_OUTPUT), postgresql_where=text(BUNDLE_OUTPUT)),
+        Index("uq_outputs_partial_attempt_id_filename", "attempt_id", "filename", unique=True,
+              sqlite_where=text(PARTIAL_OUTPUT), postgresql_where=text(PARTIAL_OUTPUT)),
         CheckConstraint("output_type IN ('plot', 'data', 'html')", name="output_type"),
     )
 
@@ -156,6 +175,7 @@ class Output(Base):
     uri: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ScalarValue(Base):

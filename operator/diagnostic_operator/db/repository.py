@@ -30,6 +30,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from diagnostic_operator.db.engine import is_postgresql, mask_url, scrub
 from diagnostic_operator.db.errors import DatabaseError, IngestError
 from diagnostic_operator.db.models import (
+    BUNDLE_OUTPUT,
+    PARTIAL_OUTPUT,
     Attempt,
     Execution,
     ExecutionGroup,
@@ -740,10 +742,13 @@ _TABLES: dict[str, Table] = {
 
 
 def _count_one(conn: Connection, table: str, execution_id: int) -> int:
+    """Rows of the execution in ``table``; for ``outputs`` the bundle outputs only (partial files are
+    counted per attempt, ``_partial_counts``)."""
     t = _TABLES[table]
-    return int(
-        conn.execute(select(func.count()).select_from(t).where(t.c.execution_id == execution_id)).scalar_one()
-    )
+    stmt = select(func.count()).select_from(t).where(t.c.execution_id == execution_id)
+    if table == "outputs":
+        stmt = stmt.where(text(BUNDLE_OUTPUT))
+    return int(conn.execute(stmt).scalar_one())
 
 
 def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -752,7 +757,8 @@ def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> int:
         result = conn.execute(
             _insert(conn, Output)
             .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["execution_id", "output_type", "short_name"])
+            .on_conflict_do_nothing(index_elements=["execution_id", "output_type", "short_name"],
+                                    index_where=text(BUNDLE_OUTPUT))
             .returning(Output.id)  # rowcount of a multi-VALUES insert is not reliable on every driver
         )
         inserted += len(result.all())
@@ -972,18 +978,22 @@ def _insert_series_sqlite(
 
 
 def _count(conn: Connection, execution_id: int) -> IngestCounts:
-    def n(table: Table) -> int:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(table).where(table.c.execution_id == execution_id)
-            ).scalar_one()
-        )
-
+    """What the execution has ingested: bundle outputs (not partial files), scalar and series values."""
     return IngestCounts(
-        outputs=n(cast(Table, Output.__table__)),
-        scalar_values=n(cast(Table, ScalarValue.__table__)),
-        series_values=n(cast(Table, SeriesValue.__table__)),
+        outputs=_count_one(conn, "outputs", execution_id),
+        scalar_values=_count_one(conn, "scalar_values", execution_id),
+        series_values=_count_one(conn, "series_values", execution_id),
     )
+
+
+def _partial_counts(conn: Connection, execution_id: int) -> dict[int, int]:
+    """Attempt id → how many partial files (docs/object-store.md) are recorded for it."""
+    rows = conn.execute(
+        select(Output.attempt_id, func.count())
+        .where(Output.execution_id == execution_id, text(PARTIAL_OUTPUT), Output.attempt_id.is_not(None))
+        .group_by(Output.attempt_id)
+    ).all()
+    return {int(attempt_id): int(n) for attempt_id, n in rows}
 
 
 def count_rows(engine: Engine, execution_id: int) -> IngestCounts:
@@ -1060,7 +1070,7 @@ def _find_execution_id(conn: Connection, ref: str) -> int | None:
     return None if found is None else int(found)
 
 
-def _attempt_status(a: Any) -> AttemptStatus:
+def _attempt_status(a: Any, partial_files: int | None = None) -> AttemptStatus:
     resources = None
     if a.requested_memory or a.requested_cpu or a.requested_wall_clock:
         resources = AttemptResources(
@@ -1091,6 +1101,7 @@ def _attempt_status(a: Any) -> AttemptStatus:
             queue_seconds=a.queue_seconds,
         ),
         log_location=a.log_location,
+        partial_files=partial_files or None,
     )
 
 
@@ -1106,6 +1117,7 @@ def get_execution(engine: Engine, ref: str) -> ExecutionDetail | None:
             select(Attempt).where(Attempt.execution_id == execution_id).order_by(Attempt.number)
         ).all()
         counts = _count(conn, execution_id)
+        partial = _partial_counts(conn, execution_id)
     return ExecutionDetail(
         id=e.id,
         namespace=e.namespace,
@@ -1131,7 +1143,7 @@ def get_execution(engine: Engine, ref: str) -> ExecutionDetail | None:
             group_key=g.group_key,
             dirty=g.dirty,
         ),
-        attempts=[_attempt_status(a) for a in attempts],
+        attempts=[_attempt_status(a, partial.get(a.id)) for a in attempts],
         counts=counts,
     )
 

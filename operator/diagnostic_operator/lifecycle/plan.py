@@ -286,6 +286,11 @@ def _text(value: object) -> str | None:
     return str(value) if value else None
 
 
+def _positive(value: object) -> int | None:
+    """A count from the summary, when it is a positive integer (absent, zero or garbled: None)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
     pods = obs.pods.get(attempt, [])
     return max(pods, key=lambda p: p.created or "") if pods else None
@@ -294,10 +299,13 @@ def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
 def _telemetry(pod: PodView | None, job: JobView | None, record: AttemptStatus) -> AttemptTelemetry:
     summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
     tel = AttemptTelemetry()
-    if summary is not None:
-        tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
-            "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
-            | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
+    if summary is not None:  # the exit record's numbers, as the sidecar passed them on
+        try:
+            tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
+                "cpuSeconds", "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
+                | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
+        except ValidationError:  # a garbled number is no telemetry, not a reason to stop reconciling
+            tel = AttemptTelemetry()
     runner_start = pod.runner.started_at if pod and pod.runner else None
     runner_end = pod.runner.finished_at if pod and pod.runner else None
     updates: dict[str, object] = {}
@@ -532,6 +540,7 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         "message": classification.message, "failure_class": classification.failure_class,
         "decision": outcome.decision, "telemetry": _telemetry(pod, job, record),
         "log_location": _text(summary.get("logLocation")) if summary else None,
+        "partial_files": _positive(summary.get("partialFiles")) if summary else None,
     })
     if classification.failure_class is FailureClass.CONFIGURATION:
         classification = _with_field(classification, obs.references)

@@ -14,8 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA = "diagnostic-operator.io/exit-record/v1"
-EXIT_RECORD_FILE = ".diagnostic-operator/exit.json"
-HEARTBEAT_FILE = ".diagnostic-operator/heartbeat"
+STATE_DIR = ".diagnostic-operator"  # the shim's own folder in the output folder
+EXIT_RECORD_FILE = f"{STATE_DIR}/exit.json"
+HEARTBEAT_FILE = f"{STATE_DIR}/heartbeat"
 LOG_FILE = "out.log"
 
 MemorySource = Literal["cgroup-v2", "cgroup-v1", "rusage"]

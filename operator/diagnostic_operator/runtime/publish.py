@@ -3,44 +3,49 @@
 Order (lifecycle.md stages 6–7), so that nothing is ever claimed in the database that is not in the store:
 
 1. upload the log (``out.log``) and the exit record — always, also after a failure;
-2. only when the diagnostic succeeded (exit 0, no OOM kill, no timeout): parse and validate the result
-   files, in the dialect ``files.compat`` names; an invalid bundle stops here (the diagnostic's fault:
-   nothing is uploaded or ingested);
-3. upload every file the output bundle names, plus the three result files;
-4. ingest outputs, scalars and series in one database transaction (``ON CONFLICT DO NOTHING``).
+2. when the diagnostic did not succeed (non-zero exit, OOM kill, timeout, no exit record): publish what it
+   left in its results folder as *partial* files (``runtime/partial.py``: under ``partial/``, recorded as
+   ``outputs`` rows with ``partial = true``, within the caps and the time budget) and stop: nothing is
+   parsed, no value is ingested;
+3. otherwise parse and validate the result files, in the dialect ``files.compat`` names; an invalid bundle
+   is the diagnostic's fault: its folder is published as partial files too, and nothing is ingested;
+4. upload every file the output bundle names, plus the three result files;
+5. ingest outputs, scalars and series in one database transaction (``ON CONFLICT DO NOTHING``).
 
 Store and database failures are retried with bounded backoff; if they persist, the summary carries an
-``infrastructureError`` and the attempt is classified Infrastructure (retried on its own budget).
+``infrastructureError`` and the attempt is classified Infrastructure (retried on its own budget) — except
+while publishing partial files: those are evidence of a failure already decided, so their failure is
+reported (``partialError``) without changing the verdict.
 Running the step twice for the same attempt uploads nothing new and inserts no row twice.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from diagnostic_operator.db.errors import DatabaseError, IngestError
-from diagnostic_operator.lifecycle.evidence import PublishOutcome
 from diagnostic_operator.results import BundleError, ParseOptions, Vocabulary, load_results
+from diagnostic_operator.results.options import DEFAULT_OPTIONS
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
-from diagnostic_operator.spec import IngestCounts, ResultFiles
+from diagnostic_operator.runtime.partial import PartialLimits, excluded_paths, publish_partial
+from diagnostic_operator.runtime.retry import RetrySettings, with_retries
+from diagnostic_operator.runtime.summary import MAX_ERROR_TEXT, SUMMARY_SCHEMA, PublishSummary
+from diagnostic_operator.spec import ResultFiles
 from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.store.base import ObjectStore, StoredObject, StoreError
 
-SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
-MAX_ERROR_TEXT = 900  # the whole summary must fit a 4 KiB termination message
+__all__ = ["SUMMARY_SCHEMA", "AttemptTarget", "PublishSummary", "RetrySettings", "publish_and_ingest",
+           "with_retries"]
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from diagnostic_operator.db.repository import IngestReport
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,72 +61,11 @@ class AttemptTarget:
     attempt_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RetrySettings:
-    attempts: int = 5
-    initial_seconds: float = 1.0
-    max_seconds: float = 15.0
-    sleep: Callable[[float], None] = field(default=time.sleep)
+MAX_PARTIAL_ERROR_TEXT = 300  # a note, not a verdict: kept short in the 4 KiB termination message
 
 
-class PublishSummary(BaseModel):
-    """What the publish step reports: the sidecar writes it (compact JSON, ≤ 4 KiB) as its
-    termination message, and the operator reads it as evidence."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    schema_: str = Field(default=SUMMARY_SCHEMA, alias="schema")
-    attempt: int
-    exit_record_present: bool = Field(alias="exitRecordPresent")
-    exit_code: int | None = Field(default=None, alias="exitCode")
-    signal: int | None = None
-    timed_out: bool = Field(default=False, alias="timedOut")
-    oom_kills: int | None = Field(default=None, alias="oomKills")
-    wall_seconds: float | None = Field(default=None, alias="wallSeconds")
-    peak_memory_bytes: int | None = Field(default=None, alias="peakMemoryBytes")
-    peak_memory_source: str | None = Field(default=None, alias="peakMemorySource")
-    memory_limit_bytes: int | None = Field(default=None, alias="memoryLimitBytes")
-    log_published: bool = Field(default=False, alias="logPublished")
-    log_location: str | None = Field(default=None, alias="logLocation")
-    output_location: str = Field(alias="outputLocation")
-    ingested: bool = False
-    bundle_error: str | None = Field(default=None, alias="bundleError")
-    infrastructure_error: str | None = Field(default=None, alias="infrastructureError")
-    counts: IngestCounts = Field(default_factory=IngestCounts)
-    inserted: IngestCounts = Field(default_factory=IngestCounts)
-    warnings: int = 0
-    publish_seconds: float = Field(default=0.0, alias="publishSeconds")
-
-    def outcome(self) -> PublishOutcome:
-        return PublishOutcome(log_published=self.log_published, ingested=self.ingested,
-                              bundle_error=self.bundle_error, infrastructure_error=self.infrastructure_error)
-
-    def to_message(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
-
-
-def with_retries(action: Callable[[], T], what: str, settings: RetrySettings,
-                 on_retry: Callable[[str], None] | None = None) -> T:
-    """Run ``action``; on a store or database error retry with exponential backoff, then re-raise.
-    An ``IngestError`` (the database refuses the data itself) is re-raised at once."""
-    delay = settings.initial_seconds
-    for attempt in range(1, settings.attempts + 1):
-        try:
-            return action()
-        except IngestError:
-            raise  # the data itself is refused: another try gives the same answer
-        except (StoreError, DatabaseError) as exc:
-            if attempt == settings.attempts:
-                raise
-            if on_retry is not None:
-                on_retry(f"{what} failed (try {attempt}/{settings.attempts}), retrying in {delay:.0f}s: {exc}")
-            settings.sleep(delay)
-            delay = min(delay * 2, settings.max_seconds)
-    raise AssertionError("unreachable")  # pragma: no cover
+def _clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def publish_and_ingest(
@@ -132,17 +76,25 @@ def publish_and_ingest(
     store: ObjectStore,
     engine: Engine,
     *,
+    results_dir: Path | None = None,
     vocabulary: Vocabulary | None = None,
     options: ParseOptions | None = None,
     retry: RetrySettings | None = None,
     log: Callable[[str], None] | None = None,
+    partial_seconds_left: Callable[[], float] | None = None,
 ) -> PublishSummary:
+    """Publish and ingest one attempt (the module's steps). ``output_dir`` holds the shim's log and exit
+    record; ``results_dir`` (default: ``output_dir``) is where the diagnostic writes its results, read on
+    success and published as partial files on failure. ``partial_seconds_left`` is the time budget of the
+    partial files (None: no bound; the sidecar passes what is left before the Pod's deadline)."""
+    from diagnostic_operator.db.partial_outputs import record_partial_outputs  # lazy, like SQLAlchemy
     from diagnostic_operator.db.repository import (  # lazy: SQLAlchemy loads while the diagnostic runs
         ingest,
         resolve_attempt,
     )
 
     settings = retry or RetrySettings()
+    results_dir = output_dir if results_dir is None else results_dir
     started = time.monotonic()
     prefix = attempt_prefix(target.namespace, target.name, target.uid, target.attempt)
     summary: dict[str, Any] = {
@@ -152,13 +104,37 @@ def publish_and_ingest(
     }
     if exit_record is not None:
         summary.update(exit_record.model_dump(
-            by_alias=True, include={"exit_code", "signal", "timed_out", "oom_kills", "wall_seconds",
+            by_alias=True, include={"exit_code", "signal", "timed_out", "oom_kills", "wall_seconds", "cpu_seconds",
                                     "peak_memory_bytes", "peak_memory_source", "memory_limit_bytes"}))
 
     def finish(**extra: Any) -> PublishSummary:
         summary.update(extra)
         summary["publishSeconds"] = round(time.monotonic() - started, 3)
         return PublishSummary.model_validate(summary)
+
+    def attempt_ids() -> tuple[int, int]:
+        if target.execution_id is not None and target.attempt_id is not None:
+            return target.execution_id, target.attempt_id
+        return resolve_attempt(engine, target.uid, target.attempt)
+
+    def keep_partial() -> dict[str, Any]:
+        """Publish and record what the failed attempt left in its results folder; never raises for the
+        store or the database (the verdict is the diagnostic's already)."""
+        ids: list[tuple[int, int]] = []
+
+        def record(pairs: Sequence[tuple[str, StoredObject]]) -> None:
+            if not ids:
+                ids.append(attempt_ids())
+            record_partial_outputs(engine, execution_id=ids[0][0], attempt_id=ids[0][1], files=pairs)
+
+        outcome = publish_partial(
+            results_dir, prefix, store, record, limits=PartialLimits.from_options(options or DEFAULT_OPTIONS),
+            exclude=excluded_paths(os.path.abspath(results_dir), os.path.abspath(output_dir)),
+            retry=settings, seconds_left=partial_seconds_left, log=log)
+        if outcome.error is not None and log is not None:
+            log(outcome.describe())
+        return {"partialFiles": outcome.files, "partialSkipped": outcome.skipped_count,
+                "partialError": None if outcome.error is None else _clip(outcome.error, MAX_PARTIAL_ERROR_TEXT)}
 
     try:
         # 1. the log and the exit record, always
@@ -171,32 +147,30 @@ def publish_and_ingest(
         if record_path.is_file() and not record_path.is_symlink():
             with_retries(lambda: store.put_file(f"{prefix}/exit.json", record_path), "uploading the exit record",
                          settings, log)
+        # 2. a failed attempt keeps what it made, as partial files, and ingests nothing
         if exit_record is None or not exit_record.succeeded:
-            return finish()
+            return finish(**keep_partial())
 
-        # 2. parse and validate: an invalid bundle is the diagnostic's fault
+        # 3. parse and validate: an invalid bundle is the diagnostic's fault
         try:
-            results = load_results(output_dir, files, options, vocabulary)
+            results = load_results(results_dir, files, options, vocabulary)
         except BundleError as exc:
-            return finish(bundleError=_clip(str(exc)))
+            return finish(bundleError=_clip(str(exc)), **keep_partial())
 
-        # 3. upload what the bundles name, plus the result files themselves
+        # 4. upload what the bundles name, plus the result files themselves
         items: dict[str, Path] = {}
         for row in results.outputs:
-            items[row.filename] = output_dir / row.filename
+            items[row.filename] = results_dir / row.filename
         for name in (files.metric_bundle, files.output_bundle, files.series):
-            if name is not None and (output_dir / name).is_file():
-                items.setdefault(name, output_dir / name)
+            if name is not None and (results_dir / name).is_file():
+                items.setdefault(name, results_dir / name)
         keys = [(f"{prefix}/outputs/{rel}", path) for rel, path in items.items()]
         uploaded: list[StoredObject] = with_retries(lambda: store.put_files(keys), "uploading outputs", settings, log)
         objects = dict(zip(items.keys(), uploaded, strict=True))
 
-        # 4. ingest in one transaction, after every object is in the store
+        # 5. ingest in one transaction, after every object is in the store
         def ingest_once() -> IngestReport:
-            if target.execution_id is not None and target.attempt_id is not None:
-                execution_id, attempt_id = target.execution_id, target.attempt_id
-            else:
-                execution_id, attempt_id = resolve_attempt(engine, target.uid, target.attempt)
+            execution_id, attempt_id = attempt_ids()
             return ingest(engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
                           objects=objects)
 

@@ -14,7 +14,7 @@
 # Exit status: the command's (126/127 if it cannot be run); 125 for a usage error of the shim itself.
 # Full contract: docs/exit-record.md. Keep this file free of bashisms (shellcheck -s sh).
 
-SHIM_VERSION="1.0.0"
+SHIM_VERSION="1.1.0"
 SCHEMA="diagnostic-operator.io/exit-record/v1"
 PFX="[diagnostic-operator shim]"
 
@@ -187,6 +187,41 @@ find_cgroup() {
     return 1
 }
 
+# find_cpu: cpu_kind (v2 | v1 | empty) and cpu_file, the cgroup's CPU time counter: v2 cpu.stat
+# (usage_usec, always there next to the memory files), v1 cpuacct.usage (nanoseconds) of the cpuacct
+# hierarchy, found like the memory one (/proc/self/cgroup's path, else the mount root)
+find_cpu() {
+    cpu_kind=
+    cpu_file=
+    _root=${DIAGNOSTIC_CGROUP_ROOT:-/sys/fs/cgroup}
+    if [ "$cg_kind" = cgroup-v2 ]; then
+        if [ -r "$cg_dir/cpu.stat" ]; then cpu_kind=v2; cpu_file=$cg_dir/cpu.stat; return 0; fi
+        return 1
+    fi
+    _cpath=
+    if [ -r /proc/self/cgroup ]; then
+        while IFS= read -r _line; do
+            _r=${_line#*:}
+            _ctl=${_r%%:*}
+            case ",$_ctl," in *,cpuacct,*) _cpath=${_r#*:} ;; esac
+        done 2>/dev/null </proc/self/cgroup
+    fi
+    for _d in "$_root/cpuacct${_cpath%/}" "$_root/cpu,cpuacct${_cpath%/}" "$_root/cpuacct" "$_root/cpu,cpuacct"; do
+        if [ -r "$_d/cpuacct.usage" ]; then cpu_kind=v1; cpu_file=$_d/cpuacct.usage; return 0; fi
+    done
+    return 1
+}
+
+# cpu_ms: R = the cgroup's CPU time so far in milliseconds (empty when unknown)
+cpu_ms() {
+    R=
+    case $cpu_kind in
+        v2) read_key "$cpu_file" usage_usec || return 1; dec "$R"; R=$((R / 1000)) ;;
+        v1) read_uint "$cpu_file" || return 1; dec "$R"; R=$((R / 1000000)) ;;
+        *) return 1 ;;
+    esac
+}
+
 oom_count() {
     R=
     case $cg_kind in
@@ -321,6 +356,8 @@ trap 'on_signal HUP' HUP
 
 find_cgroup
 oom_count; oom_start=$R
+find_cpu
+cpu_ms; cpu_start=$R
 clock; started_at=$R_ISO; start_epoch=$R_EPOCH
 uptime_cs; start_cs=$R
 
@@ -531,6 +568,13 @@ case $cg_kind in
 esac
 [ -n "$peak" ] || src=
 if [ -n "$oom_start" ] && oom_count; then oom=$((R - oom_start)); fi
+cpu=
+if [ -n "$cpu_start" ] && cpu_ms && [ "$R" -ge "$cpu_start" ]; then
+    _c=$((R - cpu_start))
+    _frac=$((_c % 1000))
+    case $_frac in ?) _frac=00$_frac ;; ??) _frac=0$_frac ;; esac
+    cpu=$((_c / 1000)).$_frac
+fi
 
 log_bytes=
 if have wc; then
@@ -557,6 +601,7 @@ jnum "$peak"; add peakMemoryBytes ,
 jstr "$src"; add peakMemorySource ,
 jnum "$limit"; add memoryLimitBytes ,
 jnum "$oom"; add oomKills ,
+jnum "$cpu"; add cpuSeconds ,
 jnum "$log_bytes"; add logBytes ,
 jstr "$SHIM_VERSION"; add shimVersion ,
 json="$json

@@ -12,13 +12,15 @@
    failed after retries (the summary's ``infrastructureError``), 2 on a usage error or a bug.
 
 Every step prints one JSON line on stdout (``kubectl logs POD -c ingest``); URLs are masked and secrets
-never printed.
+never printed. The settings live in ``runtime/sidecar_settings.py``, the summary and its fitting in
+``runtime/summary.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -30,133 +32,40 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import ValidationError
-
 from diagnostic_operator.runtime.exit_record import (
     EXIT_RECORD_FILE,
     HEARTBEAT_FILE,
     LOG_FILE,
+    STATE_DIR,
     ExitRecord,
     ExitRecordError,
     read_exit_record,
 )
-from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, RetrySettings, publish_and_ingest
+from diagnostic_operator.runtime.publish import RetrySettings, publish_and_ingest
+from diagnostic_operator.runtime.sidecar_settings import (
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_TERMINATION_LOG,
+    TERMINATION_LOG_ENV,
+    SettingsError,
+    SidecarSettings,
+    load_settings,
+)
+from diagnostic_operator.runtime.summary import MAX_MESSAGE_BYTES, PublishSummary, fit_message
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, mask_url
-from diagnostic_operator.spec import ResultFiles
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from diagnostic_operator.store.base import ObjectStore
 
-TERMINATION_LOG_ENV = "DIAGNOSTIC_TERMINATION_LOG"
-DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-MAX_MESSAGE_BYTES = 4096  # Kubernetes truncates a termination message beyond 4096 bytes
-RUNNER_SHIM_ENV = "DIAGNOSTIC_RUNNER_SHIM"  # "false" when the runner runs without the shim
-HEARTBEAT_ENV = "DIAGNOSTIC_HEARTBEAT_SECONDS"
-DEFAULT_HEARTBEAT_SECONDS = 5.0  # the shim's default
 STALE_HEARTBEATS = 3  # a heartbeat older than this many intervals means the shim is gone
 START_TIMEOUT_SHIM = 120.0  # no sign of the runner this long after the sidecar started: it never started
 START_TIMEOUT_BARE = 5.0  # without the shim the only sign is a live process; a fast one may be gone already
 TERM_WAIT_SECONDS = 10.0  # after SIGTERM: how long the runner still gets to end before we publish anyway
 POLL_SECONDS = 0.2
-SHIM_STATE_DIR = ".diagnostic-operator"
 SECRET_ENV_NAMES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
 
 EXIT_OK, EXIT_INFRASTRUCTURE, EXIT_USAGE = 0, 1, 2
-
-
-# ----------------------------------------------------------------------------------------- settings
-
-
-class SettingsError(ValueError):
-    """A setting is missing or invalid. ``name`` is the environment variable (or option) at fault."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        super().__init__(f"{name}: {problem}")
-
-
-@dataclass(frozen=True, slots=True)
-class SidecarSettings:
-    output_dir: Path
-    target: AttemptTarget
-    results: ResultFiles
-    store_url: str
-    database_url: str
-    termination_log: Path
-    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
-    runner_shim: bool = True
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(name, "not set (the operator sets it on the ingest container)")
-    return value
-
-
-def _integer(env: Mapping[str, str], name: str, minimum: int) -> int:
-    raw = _required(env, name)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"{raw!r} is not an integer") from None
-    if value < minimum:
-        raise SettingsError(name, f"{value} is less than {minimum}")
-    return value
-
-
-def _seconds(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
-    if not value >= 0 or value == float("inf"):
-        raise SettingsError(name, f"{raw!r} is not a non-negative number of seconds")
-    return value
-
-
-def _flag(raw: str, name: str) -> bool:
-    word = raw.strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(name, f"{raw!r} is not a boolean (true or false)")
-
-
-def load_settings(env: Mapping[str, str]) -> SidecarSettings:
-    """The sidecar's settings from the environment of docs/pod-layout.md; SettingsError names what is wrong."""
-    output_dir = Path(_required(env, "DIAGNOSTIC_OUTPUT_DIR"))
-    if not output_dir.is_absolute():
-        raise SettingsError("DIAGNOSTIC_OUTPUT_DIR", f"{output_dir} is not an absolute path")
-    if not output_dir.is_dir():
-        raise SettingsError("DIAGNOSTIC_OUTPUT_DIR", f"{output_dir} is not a directory (is the volume mounted?)")
-    raw_results = _required(env, "DIAGNOSTIC_RESULTS")
-    try:
-        results = ResultFiles.model_validate_json(raw_results)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
-        raise SettingsError("DIAGNOSTIC_RESULTS", f"not a valid results object (JSON): {problems}") from None
-    target = AttemptTarget(
-        namespace=_required(env, "DIAGNOSTIC_EXECUTION_NAMESPACE"),
-        name=_required(env, "DIAGNOSTIC_EXECUTION_NAME"),
-        uid=_required(env, "DIAGNOSTIC_EXECUTION_UID"),
-        attempt=_integer(env, "DIAGNOSTIC_ATTEMPT", 1),
-        # the rows' ids, when the Pod's maker knew them; else looked up by uid and attempt at ingest
-        execution_id=_integer(env, "DIAGNOSTIC_EXECUTION_ID", 1) if env.get("DIAGNOSTIC_EXECUTION_ID") else None,
-        attempt_id=_integer(env, "DIAGNOSTIC_ATTEMPT_ID", 1) if env.get("DIAGNOSTIC_ATTEMPT_ID") else None,
-    )
-    database_url = _required(env, DATABASE_ENV)
-    if "://" not in database_url:
-        # not echoed: a malformed URL may still hold a password
-        raise SettingsError(DATABASE_ENV, "not a database URL (expected postgresql://user:password@host:port/db)")
-    store_url = _required(env, STORE_ENV)
-    heartbeat = _seconds(env.get(HEARTBEAT_ENV, "").strip() or str(DEFAULT_HEARTBEAT_SECONDS), HEARTBEAT_ENV)
-    shim = _flag(env.get(RUNNER_SHIM_ENV, "").strip() or "true", RUNNER_SHIM_ENV)
-    termination_log = Path(env.get(TERMINATION_LOG_ENV, "").strip() or DEFAULT_TERMINATION_LOG)
-    return SidecarSettings(output_dir, target, results, store_url, database_url, termination_log, heartbeat, shim)
 
 
 # ----------------------------------------------------------------------------------------- /proc
@@ -323,39 +232,8 @@ def observe(output_dir: Path, elapsed: float, own_pid: int, terminating: float |
         heartbeat_age: float | None = max(0.0, (time.time() if now is None else now) - mtime)
     except OSError:
         heartbeat_age = None
-    started = (output_dir / SHIM_STATE_DIR).is_dir() or (output_dir / LOG_FILE).exists()
+    started = (output_dir / STATE_DIR).is_dir() or (output_dir / LOG_FILE).exists()
     return Observation(elapsed, record, alive, heartbeat_age, started, terminating)
-
-
-# ----------------------------------------------------------------------------------------- the summary
-
-
-def fit_message(summary: PublishSummary, limit: int = MAX_MESSAGE_BYTES) -> str:
-    """``summary.to_message()``, made to fit ``limit`` bytes: first the error texts are shortened, then
-    optional fields are dropped (the verdict fields — attempt, exitRecordPresent, logPublished, ingested,
-    and whether there was a bundle or infrastructure error — always stay)."""
-    message = summary.to_message()
-    if len(message.encode()) <= limit:
-        return message
-    data: dict[str, Any] = json.loads(message)
-
-    def size() -> int:
-        return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
-
-    for key in ("bundleError", "infrastructureError"):
-        text = data.get(key)
-        while isinstance(text, str) and size() > limit and len(text) // 2 >= 40:
-            text = text[: len(text) // 2] + "…"
-            data[key] = text
-    for key in ("counts", "inserted", "warnings", "publishSeconds", "logLocation", "peakMemorySource",
-                "memoryLimitBytes", "peakMemoryBytes", "wallSeconds"):
-        if size() <= limit:
-            break
-        data.pop(key, None)
-    for key in ("bundleError", "infrastructureError"):
-        if size() > limit and key in data:
-            data[key] = "(too long for the termination message)"
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 # ----------------------------------------------------------------------------------------- logging
@@ -463,6 +341,17 @@ def wait_for_runner(settings: SidecarSettings, options: SidecarOptions, log: Str
         time.sleep(options.poll_seconds)
 
 
+def partial_budget(budget: float | None, started: float, terminating: Callable[[], bool],
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[], float]:
+    """Seconds left for partial files: the budget from ``started`` on (unbounded without one), and none
+    at all once SIGTERM came (the kubelet's SIGKILL follows after the termination grace period)."""
+    def left() -> float:
+        if terminating():
+            return 0.0
+        return math.inf if budget is None else budget - (clock() - started)
+    return left
+
+
 def write_termination_message(path: Path, message: str, log: StructuredLog) -> bool:
     try:
         with open(path, "w", encoding="utf-8") as fh:
@@ -529,9 +418,11 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
         log("exit-record", exitCode=record.exit_code, signal=record.signal, timedOut=record.timed_out,
             oomKills=record.oom_kills, wallSeconds=record.wall_seconds)
 
-    log("publishing", outputLocation=mask_url(settings.store_url))
+    log("publishing", outputLocation=mask_url(settings.store_url), partialBudget=settings.publish_budget_seconds)
+    partial_left = partial_budget(settings.publish_budget_seconds, time.monotonic(), lambda: bool(terminated))
     try:
         summary = publish_and_ingest(settings.output_dir, record, settings.results, target, store, engine,
+                                     results_dir=settings.output_dir, partial_seconds_left=partial_left,
                                      retry=options.retry, log=lambda message: log("retry", message=message))
     except Exception as exc:  # a bug: report it, still leave a parseable summary behind
         log("error", message=f"publishing failed unexpectedly: {type(exc).__name__}: {exc}")
@@ -553,7 +444,9 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
     code = EXIT_INFRASTRUCTURE if summary.infrastructure_error else EXIT_OK
     log("published", exitCode=code, logPublished=summary.log_published, ingested=summary.ingested,
         bundleError=summary.bundle_error, infrastructureError=summary.infrastructure_error,
-        scalarValues=summary.counts.scalar_values, publishSeconds=summary.publish_seconds,
+        scalarValues=summary.counts.scalar_values, partialFiles=summary.partial_files,
+        partialSkipped=summary.partial_skipped, partialError=summary.partial_error,
+        publishSeconds=summary.publish_seconds,
         messageBytes=len(message.encode()))
     return code
 

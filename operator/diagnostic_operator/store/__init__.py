@@ -36,6 +36,7 @@ from .keys import (
     log_key,
     object_key,
     output_key,
+    partial_key,
     validate_key,
 )
 from .local import LocalStore
@@ -54,6 +55,7 @@ __all__ = [
     "object_key",
     "open_store",
     "output_key",
+    "partial_key",
     "store_uri",
     "validate_key",
 ]

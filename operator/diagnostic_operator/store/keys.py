@@ -14,6 +14,7 @@ EXECUTIONS_ROOT = "executions"
 LOG_NAME = "out.log"
 EXIT_RECORD_NAME = "exit.json"
 OUTPUTS_DIR = "outputs"
+PARTIAL_DIR = "partial"
 UID_CHARS = 8
 
 
@@ -97,19 +98,31 @@ def exit_record_key(prefix: str) -> str:
     return object_key(prefix, EXIT_RECORD_NAME)
 
 
-def output_key(prefix: str, relative: str) -> str:
-    """``<attempt prefix>/outputs/<relative filename>``. ``relative`` is a path inside the output folder
-    (``/``-separated, as the output bundle names it); one that escapes it (absolute, ``..``) raises
-    StoreError. A leading ``./`` is accepted and dropped."""
+def _relative(relative: str, what: str) -> str:
+    """``relative`` as a key part: a path inside a folder, ``/``-separated; a leading ``./`` is dropped; one
+    that escapes the folder (absolute, ``..``) or cannot be a key raises StoreError."""
     rel = relative
     while rel.startswith("./"):
         rel = rel[2:]
     if rel.startswith("/"):
-        raise StoreError(f"output path {relative!r} is absolute: it must be relative to the output folder")
+        raise StoreError(f"{what} path {relative!r} is absolute: it must be relative to the {what} folder")
     try:
         validate_key(rel)
     except StoreError as exc:
         raise StoreError(
-            f"output path {relative!r} is not a plain path inside the output folder: {exc}"
+            f"{what} path {relative!r} is not a plain path inside the {what} folder: {exc}"
         ) from None
-    return object_key(prefix, OUTPUTS_DIR, rel)
+    return rel
+
+
+def output_key(prefix: str, relative: str) -> str:
+    """``<attempt prefix>/outputs/<relative filename>``. ``relative`` is a path inside the output folder
+    (``/``-separated, as the output bundle names it); one that escapes it (absolute, ``..``) raises
+    StoreError. A leading ``./`` is accepted and dropped."""
+    return object_key(prefix, OUTPUTS_DIR, _relative(relative, "output"))
+
+
+def partial_key(prefix: str, relative: str) -> str:
+    """``<attempt prefix>/partial/<relative path>``: a file a failed or timed-out attempt left in its results
+    folder. Paths are checked like ``output_key``'s."""
+    return object_key(prefix, PARTIAL_DIR, _relative(relative, "results"))

@@ -261,7 +261,7 @@ class LocalTransport:
             runner = ContainerEnd(reason="OOMKilled" if oom_kills else "Error",
                                   exit_code=(128 - code) if code is not None and code < 0 else code)
         self.reporter.publishing(target.attempt)
-        summary = publish_and_ingest(workdir, record, spec.results, target, store, engine,
+        summary = publish_and_ingest(workdir, record, spec.results, target, store, engine, results_dir=workdir,
                                      vocabulary=self.options.vocabulary,
                                      retry=self.options.publish_retry, log=self.reporter.message)
         evidence = Evidence(exit_record=record, runner=runner, publish=summary.outcome(),
@@ -285,7 +285,7 @@ class LocalTransport:
                 peakMemorySource=record.peak_memory_source if record else None,
                 memoryLimitBytes=record.memory_limit_bytes if record else None,
                 queueSeconds=0.0),
-            logLocation=summary.log_location, node=os.uname().nodename)
+            logLocation=summary.log_location, node=os.uname().nodename, partialFiles=summary.partial_files or None)
         return status, classification, summary
 
     def _watch(self, proc: subprocess.Popen[bytes], number: int, workdir: Path,

@@ -4,8 +4,9 @@ PostgreSQL, with a local folder and the S3 server as the store.
 - Strings made to break SQL or JSON (quotes, backslashes, COPY's ``\\N`` and ``\\.``, tabs, newlines, U+2028,
   emoji, very long) round-trip exactly: dimension names and values, attributes, units, index values, output
   short names, titles and file names.
-- A rejected bundle writes nothing: the database's row counts are unchanged and no output object is stored
-  (only the log and the exit record, which are published for every attempt).
+- A rejected bundle ingests nothing: no value, no bundle output; its folder is kept as partial files only
+  (its own regular files: no symlink followed, nothing over the caps), besides the log and the exit record,
+  which are published for every attempt.
 - A row the database refuses is a bundle error, not retried and not an infrastructure failure.
 """
 
@@ -147,7 +148,7 @@ def test_strings_that_break_sql_or_json_round_trip_exactly(
     assert case.store.get_bytes(f"{prefix}/outputs/plots/{filename}") == b"png"
 
 
-# ------------------------------------------------------------------------------------- rejected: nothing written
+# ------------------------------------------------------------------------------------- rejected: nothing ingested
 
 def _ok_metric() -> dict[str, Any]:
     return {"DIMENSIONS": {"json_structure": ["metric"], "metric": {"bias": {}}}, "RESULTS": {"bias": 0.5}}
@@ -199,20 +200,32 @@ def _bad_series_after_good_files(out: Path) -> tuple[Any, Any, Any]:
 
 @pytest.mark.parametrize("make", [_escape, _dotdot, _symlink_out, _fifo, _huge, _nul_dimension, _long_short_name,
                                   _bad_series_after_good_files], ids=lambda f: f.__name__.strip("_"))
-def test_a_rejected_bundle_writes_nothing(case: Case, make: Any) -> None:
+def test_a_rejected_bundle_ingests_nothing_and_keeps_only_its_own_files(case: Case, make: Any) -> None:
+    """Nothing of a rejected bundle is ingested; its folder is kept as partial files (docs/object-store.md),
+    which never reach outside it: the symlink, the fifo and the file over the size cap are left out."""
     out = case.folder()
     (out.parent / "secret.txt").write_text("secret")
     (out / "plots" / "a.png").write_bytes(b"png")
     write(out, *make(out))
+    own = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                 if p.is_file() and not p.is_symlink() and p.name != "out.log" and p.stat().st_size < 64 * 1024**3)
     before = counts(case.engine)
     target = case.target()
     summary = publish_and_ingest(out, SUCCESS, ResultFiles(), target, case.store, case.engine, options=NO_CV,
                                  retry=NO_SLEEP)
     assert summary.bundle_error and not summary.ingested and summary.infrastructure_error is None
-    assert counts(case.engine) == before
+    assert counts(case.engine)[1:] == before[1:], "no value and no index axis"
+    with case.engine.connect() as conn:
+        rows = conn.execute(select(Output.filename, Output.partial).where(
+            Output.execution_id == target.execution_id)).all()
+    assert sorted((f, bool(p)) for f, p in rows) == [(f, True) for f in own]
+    assert (summary.partial_files, summary.partial_skipped) == (
+        len(own), int(make in (_symlink_out, _fifo, _huge)))
     prefix = attempt_prefix("hostile", "x", target.uid, 1)
     assert case.store.list_keys(f"{prefix}/outputs/") == []
-    assert case.store.list_keys(f"{prefix}/") == [f"{prefix}/out.log"]  # the log only (no exit record here)
+    # the log (no exit record here) and the folder's own regular files
+    assert case.store.list_keys(f"{prefix}/") == sorted([f"{prefix}/out.log"] + [f"{prefix}/partial/{f}" for f in own])
+    assert all(case.store.get_bytes(k) != b"secret" for k in case.store.list_keys(f"{prefix}/"))
     assert summary.outcome().bundle_error  # -> DiagnosticError: the diagnostic's fault, not retried
 
 

@@ -82,7 +82,8 @@ def test_migrations_ship_with_the_package(tmp_path: Path) -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert alembic_config().get_main_option("script_location") == str(MIGRATIONS_DIR)
-    assert head_revision() == "0001"
+    assert (MIGRATIONS_DIR / "versions" / "0002_partial_outputs.py").is_file()
+    assert head_revision() == "0002"
     url = f"sqlite:///{tmp_path / 'x.db'}"
     upgrade(url)
     upgrade(url)

@@ -162,13 +162,15 @@ def test_sidecar_container() -> None:
     assert sidecar["command"] == ["diagnostic-operator", "sidecar"]
     assert [e["name"] for e in sidecar["env"]] == [
         "DIAGNOSTIC_OUTPUT_DIR", "DIAGNOSTIC_EXECUTION_NAMESPACE", "DIAGNOSTIC_EXECUTION_NAME",
-        "DIAGNOSTIC_EXECUTION_UID", "DIAGNOSTIC_ATTEMPT", "DIAGNOSTIC_RESULTS", "DIAGNOSTIC_OPERATOR_STORE_URL"]
+        "DIAGNOSTIC_EXECUTION_UID", "DIAGNOSTIC_ATTEMPT", "DIAGNOSTIC_RESULTS", "DIAGNOSTIC_PUBLISH_BUDGET_SECONDS",
+        "DIAGNOSTIC_OPERATOR_STORE_URL"]
     values = env(sidecar)
     assert values["DIAGNOSTIC_OUTPUT_DIR"] == "/do/output"
     assert values["DIAGNOSTIC_EXECUTION_NAMESPACE"] == "science" and values["DIAGNOSTIC_EXECUTION_NAME"] == "gmst-bias"
     assert values["DIAGNOSTIC_EXECUTION_UID"] == UID and values["DIAGNOSTIC_ATTEMPT"] == "3"
     # no database ids: the Job is made before its rows; the sidecar finds them by uid and attempt
     assert values["DIAGNOSTIC_OPERATOR_STORE_URL"] == "s3://bucket/prefix"  # the spec's store wins
+    assert values["DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"] == "260"  # publish grace 5m - shim grace 10s - 30s
     results = json.loads(values["DIAGNOSTIC_RESULTS"])
     assert results == {"directory": None, "metricBundle": "out/metrics.json", "outputBundle": "output.json",
                        "series": None, "controlledVocabulary": "fail", "compat": "none"}
@@ -257,6 +259,13 @@ def test_wall_clock_becomes_the_shim_deadline_and_the_pod_deadline(wall_clock: s
 def test_publish_grace_and_init_allowance_come_from_the_config() -> None:
     job = build(resources=hint(wallClock="1h"), config=make_config(publishGrace="10m", initAllowance="2m30s"))
     assert pod(job)["activeDeadlineSeconds"] == 3600 + 600 + 150
+
+
+@pytest.mark.parametrize(("grace", "budget"), [("10m", "560"), ("5m", "260"), ("40s", "0"), ("1m", "20")])
+def test_the_sidecars_partial_budget_is_the_publish_grace_less_the_shims_grace_and_a_reserve(
+        grace: str, budget: str) -> None:
+    sidecar = container(build(config=make_config(publishGrace=grace)), "ingest")
+    assert env(sidecar)["DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"] == budget
 
 
 def test_the_attempt_resources_not_the_spec_resources_are_used() -> None:

@@ -229,6 +229,22 @@ def test_items_the_compat_reader_dropped_reach_the_status() -> None:
     assert status_of(actions).ingested.dropped == 3
 
 
+@pytest.mark.parametrize(("extra", "cpu", "peak"), [
+    ({"cpuSeconds": 41.7}, 41.7, 70_000_000),  # the exit record's CPU time, passed on by the sidecar
+    ({}, None, 70_000_000),  # a record without it (a shim of an older version)
+    ({"cpuSeconds": "lots"}, None, None),  # garbled: no telemetry from the summary, the attempt still ends
+])
+def test_cpu_seconds_reach_the_attempts_telemetry(extra: dict[str, object], cpu: float | None,
+                                                  peak: int | None) -> None:
+    actions = plan(obs(started(), jobs=job(1, finished=True, succeeded=1),
+                       pods=pod(runner=done(), sidecar=sidecar_done(summary(**extra)))))
+    tel = status_of(actions).attempts[0].telemetry
+    assert (tel.cpu_seconds, tel.peak_memory_bytes) == (cpu, peak)
+    assert tel.queue_seconds == 120  # read from the Pod whatever the summary says
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert end.telemetry.cpu_seconds == cpu  # and the database row gets the same
+
+
 def test_oom_retries_after_backoff_with_more_memory() -> None:
     oom = plan(obs(started(), jobs=job(1, finished=True, failed=1),
                    pods=pod(phase="Failed", runner=done(137, "OOMKilled"), sidecar=sidecar_done(
@@ -292,6 +308,26 @@ def test_diagnostic_error_gives_up_and_clears_dirty() -> None:
                                 sidecar=sidecar_done(summary(exitCode=3, ingested=False)))))
     finish = next(a for a in actions if isinstance(a, Finish))
     assert (finish.phase, finish.reason, finish.dirty) == (Phase.FAILED, "ExitCode3", False)
+
+
+@pytest.mark.parametrize(("partial", "shown"), [
+    ({"partialFiles": 5, "partialSkipped": 1}, 5),
+    ({"partialFiles": 0, "partialSkipped": 0}, None),  # the folder was empty: nothing to show
+    ({}, None),  # a sidecar of a version without partial files
+    ({"partialFiles": "five"}, None),
+    ({"partialFiles": True}, None),
+])
+def test_a_failed_attempt_shows_its_partial_files_and_keeps_its_class(partial: dict[str, object],
+                                                                      shown: int | None) -> None:
+    message = summary(exitCode=3, ingested=False, counts={"outputs": 0, "scalarValues": 0, "seriesValues": 0},
+                      partialError="the store was slow" if partial else None, **partial)
+    actions = plan(obs(started(), jobs=job(1, finished=True, failed=1),
+                       pods=pod(phase="Failed", runner=done(3, "Error"), sidecar=sidecar_done(message))))
+    end = next(a for a in actions if isinstance(a, RecordAttemptEnd)).attempt
+    assert (end.failure_class, end.reason, end.partial_files) == (FailureClass.DIAGNOSTIC_ERROR, "ExitCode3", shown)
+    status = status_of(actions)
+    assert status.attempts[0].partial_files == shown
+    assert status.ingested.scalar_values == 0 and status.ingested.outputs == 0
 
 
 def test_sidecar_without_summary_is_an_infrastructure_failure() -> None:

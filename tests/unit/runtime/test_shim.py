@@ -34,7 +34,7 @@ SHIM = shim_path()
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SHIM_KEYS = {
     "schema", "exitCode", "signal", "timedOut", "deadlineSeconds", "forwardedSignal", "startedAt",
-    "endedAt", "wallSeconds", "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes", "oomKills",
+    "endedAt", "wallSeconds", "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes", "oomKills", "cpuSeconds",
     "logBytes", "shimVersion",
 }
 BUSYBOX = shutil.which("busybox")
@@ -126,7 +126,7 @@ def test_exit_zero_writes_a_valid_record(shell: list[str], tmp_path: Path) -> No
     assert rec.deadline_seconds is None
     assert rec.forwarded_signal is None
     assert rec.succeeded
-    assert rec.shim_version == "1.0.0"
+    assert rec.shim_version == "1.1.0"
     assert rec.started_at is not None and ISO.match(rec.started_at)
     assert rec.ended_at is not None and ISO.match(rec.ended_at)
     assert rec.started_at <= rec.ended_at
@@ -440,12 +440,39 @@ def test_cgroup_v1_falls_back_to_the_mount_root(shell: list[str], tmp_path: Path
     assert (rec.memory_limit_bytes, rec.oom_kills) == (67108864, None)
 
 
+def test_cgroup_v2_cpu_seconds_are_the_delta_while_the_command_ran(shell: list[str], tmp_path: Path) -> None:
+    root = tmp_path / "cg"
+    _fake_v2(root, "1", "max", 0)
+    (root / "cpu.stat").write_text("usage_usec 0500000\nuser_usec 400000\nsystem_usec 100000\n")
+    bump = f"printf 'usage_usec 3754321\\nuser_usec 1\\n' > '{root}/cpu.stat'"  # 3.254321 s used meanwhile
+    proc = run_shim(shell, tmp_path / "out", ["sh", "-c", bump], env={"DIAGNOSTIC_CGROUP_ROOT": str(root)})
+    assert proc.returncode == 0
+    assert record_of(tmp_path / "out").cpu_seconds == 3.254
+    (root / "cpu.stat").write_text("user_usec 1\n")  # no usage line: unknown, not zero
+    run_shim(shell, tmp_path / "out2", ["true"], env={"DIAGNOSTIC_CGROUP_ROOT": str(root)})
+    assert record_of(tmp_path / "out2").cpu_seconds is None
+
+
+@pytest.mark.parametrize("hierarchy", ["cpuacct", "cpu,cpuacct"])
+def test_cgroup_v1_cpu_seconds_from_cpuacct(shell: list[str], tmp_path: Path, hierarchy: str) -> None:
+    mem = tmp_path / "cg" / "memory"
+    mem.mkdir(parents=True)
+    (mem / "memory.max_usage_in_bytes").write_text("1\n")
+    cpu = tmp_path / "cg" / hierarchy
+    cpu.mkdir()
+    (cpu / "cpuacct.usage").write_text("1000000000\n")  # nanoseconds
+    bump = f"echo 1045000000 > '{cpu}/cpuacct.usage'"  # 45 ms used meanwhile
+    proc = run_shim(shell, tmp_path / "out", ["sh", "-c", bump], env={"DIAGNOSTIC_CGROUP_ROOT": str(tmp_path / "cg")})
+    assert proc.returncode == 0
+    assert record_of(tmp_path / "out").cpu_seconds == 0.045
+
+
 def test_no_cgroup_gives_nulls(shell: list[str], tmp_path: Path) -> None:
     proc = run_shim(shell, tmp_path / "out", ["true"], env={"DIAGNOSTIC_CGROUP_ROOT": str(tmp_path / "none")})
     assert proc.returncode == 0
     rec = record_of(tmp_path / "out")
-    assert (rec.peak_memory_source, rec.peak_memory_bytes, rec.memory_limit_bytes, rec.oom_kills) == (
-        None, None, None, None)
+    assert (rec.peak_memory_source, rec.peak_memory_bytes, rec.memory_limit_bytes, rec.oom_kills, rec.cpu_seconds) == (
+        None, None, None, None, None)
 
 
 # ------------------------------------------------------------------------------------------------ minimal images

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -15,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from diagnostic_operator.cli import app
 from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.models import Output
 from diagnostic_operator.runtime import sidecar as sc
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, HEARTBEAT_FILE, LOG_FILE
 from diagnostic_operator.runtime.publish import PublishSummary, RetrySettings
 from diagnostic_operator.runtime.shim import shim_path
-from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec
+from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec, IngestCounts
+from diagnostic_operator.store import LocalStore, attempt_prefix
 
 # ------------------------------------------------------------------------------------------ settings
 
@@ -61,6 +65,8 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     assert s.heartbeat_seconds == 2.0
     assert s.runner_shim is False
     assert s.termination_log == tmp_path / "termination-log"
+    assert s.publish_budget_seconds is None  # not set: no bound
+    assert sc.load_settings(base_env(out, DIAGNOSTIC_PUBLISH_BUDGET_SECONDS="260")).publish_budget_seconds == 260
     assert sc.load_settings(base_env(out, DIAGNOSTIC_TERMINATION_LOG="<unset>")).termination_log == Path(
         "/dev/termination-log")
 
@@ -85,6 +91,8 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     ("DIAGNOSTIC_HEARTBEAT_SECONDS", "soon", "not a number"),
     ("DIAGNOSTIC_HEARTBEAT_SECONDS", "-1", "non-negative"),
     ("DIAGNOSTIC_RUNNER_SHIM", "maybe", "not a boolean"),
+    ("DIAGNOSTIC_PUBLISH_BUDGET_SECONDS", "-5", "non-negative"),
+    ("DIAGNOSTIC_PUBLISH_BUDGET_SECONDS", "inf", "non-negative"),
 ])
 def test_a_bad_setting_is_named(tmp_path: Path, name: str, value: str, message: str) -> None:
     out = tmp_path / "out"
@@ -268,8 +276,9 @@ def summary(**changes: Any) -> PublishSummary:
 
 
 def test_a_small_summary_is_unchanged() -> None:
-    s = summary()
+    s = summary(cpuSeconds=3.5)
     assert sc.fit_message(s) == s.to_message()
+    assert json.loads(sc.fit_message(s))["cpuSeconds"] == 3.5
 
 
 @pytest.mark.parametrize("changes", [
@@ -286,6 +295,26 @@ def test_a_large_summary_fits_4096_bytes(changes: dict[str, Any]) -> None:
     assert back.attempt == 2 and back.log_published and back.exit_record_present
     assert ("bundleError" in data) == ("bundleError" in changes)
     assert ("infrastructureError" in data) == ("infrastructureError" in changes)
+
+
+def test_the_partial_error_goes_first_and_the_partial_count_stays() -> None:
+    s = summary(partialFiles=7, partialSkipped=2, partialError="p" * 300, bundleError="b" * 900,
+                infrastructureError="i" * 900, outputLocation="s3://b/" + "€" * 600)
+    data = json.loads(sc.fit_message(s))
+    assert "partialError" not in data and data["partialFiles"] == 7
+    assert data["bundleError"] == "b" * 900, "evidence is not cut while a note can go"
+
+
+@pytest.mark.parametrize(("budget", "elapsed", "terminating", "left"), [
+    (None, 1e6, False, math.inf),
+    (None, 0.0, True, 0.0),
+    (260.0, 60.0, False, 200.0),
+    (260.0, 300.0, False, -40.0),
+    (260.0, 1.0, True, 0.0),  # SIGTERM: the kubelet's SIGKILL is near, no more partial uploads
+])
+def test_partial_budget(budget: float | None, elapsed: float, terminating: bool, left: float) -> None:
+    seconds_left = sc.partial_budget(budget, 100.0, lambda: terminating, clock=lambda: 100.0 + elapsed)
+    assert seconds_left() == left
 
 
 def test_logs_never_show_secrets() -> None:
@@ -409,6 +438,48 @@ def test_no_exit_record_still_publishes_the_log(attempt_env: tuple[Path, dict[st
     ended = next(e for e in events(stream) if e["event"] == "runner-ended")
     assert ended["reason"] == sc.RUNNER_GONE
     assert any(e["event"] == "no-exit-record" for e in events(stream))
+
+
+def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
+        attempt_env: tuple[Path, dict[str, str]], example_output: Path) -> None:
+    """Valid bundles from an attempt that exited 3: published under partial/, recorded as partial rows, never
+    ingested as values; a replay uploads and inserts nothing new."""
+    out, env = attempt_env
+    shutil.copytree(example_output, out, dirs_exist_ok=True)
+    record = json.loads((out / EXIT_RECORD_FILE).read_text())
+    (out / EXIT_RECORD_FILE).write_text(json.dumps({**record, "exitCode": 3, "cpuSeconds": 4.25}))
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and not p.is_symlink() and p.name != LOG_FILE and ".diagnostic-operator" not in p.parts)
+    env["DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"] = "120"
+    stream = io.StringIO()
+    assert sc.run(env, quick(out.parent), stream) == 0
+    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    assert s.exit_code == 3 and s.log_published and not s.ingested and s.bundle_error is None
+    assert s.cpu_seconds == 4.25 and '"cpuSeconds":4.25' in Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text()
+    assert (s.partial_files, s.partial_skipped) == (len(made), 0) and len(made) >= 8
+    published = next(e for e in events(stream) if e["event"] == "published")
+    assert published["partialFiles"] == len(made)
+    store = LocalStore(Path(env["DIAGNOSTIC_OPERATOR_STORE_URL"]))
+    prefix = attempt_prefix("science", "gmst", env["DIAGNOSTIC_EXECUTION_UID"], 1)
+    assert store.list_keys(f"{prefix}/partial/") == [f"{prefix}/partial/{p}" for p in made]
+    assert store.list_keys(f"{prefix}/outputs/") == []
+    assert sorted(store.list_keys(f"{prefix}/")) == sorted(
+        [f"{prefix}/out.log", f"{prefix}/exit.json"] + [f"{prefix}/partial/{p}" for p in made])
+    engine = create_engine_for(env["DIAGNOSTIC_OPERATOR_DATABASE_URL"])
+    try:
+        def rows() -> list[tuple[str, bool]]:
+            with engine.connect() as conn:
+                return sorted((r.filename, bool(r.partial)) for r in conn.execute(select(Output)))
+        assert rows() == [(p, True) for p in made]
+        execution_id, _ = repository.resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
+        assert repository.count_rows(engine, execution_id) == IngestCounts()
+        detail = repository.get_execution(engine, env["DIAGNOSTIC_EXECUTION_UID"])
+        assert detail is not None and detail.attempts[0].partial_files == len(made)
+        assert sc.run(env, quick(out.parent), io.StringIO()) == 0  # a replay
+        again = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+        assert again.partial_files == len(made) and rows() == [(p, True) for p in made]
+    finally:
+        engine.dispose()
 
 
 def test_a_bare_runner_that_left_nothing(attempt_env: tuple[Path, dict[str, str]]) -> None:

@@ -33,6 +33,7 @@ TMP_DIR = "/tmp"
 HOME_DIR = "/do/home"
 SHIM = f"{BIN_DIR}/shim.sh"
 SHIM_GRACE_SECONDS = 10
+PUBLISH_RESERVE_SECONDS = 30  # of the publish grace, kept for recording the last batch and the summary
 TERMINATION_LOG = "/dev/termination-log"
 
 INIT_CONTAINER = "install-shim"
@@ -63,6 +64,14 @@ def active_deadline_seconds(resources: ResourceHint, config: OperatorConfig) -> 
     """The Pod's deadline: wall clock + publish grace + init allowance, whole seconds."""
     return (_ceil_seconds(resources.wall_clock_seconds) + config.publish_grace_seconds
             + config.init_allowance_seconds)
+
+
+def publish_budget_seconds(config: OperatorConfig) -> int:
+    """How long the sidecar may spend on a failed attempt's partial files, from the start of its publish
+    step. The runner ends at the latest the shim's grace after the wall clock; the Pod's deadline is the
+    publish grace after the wall clock (both counted from the runner's start, within the init allowance):
+    so the grace, less the shim's grace, less a reserve for the rows of the last batch and the summary."""
+    return max(0, config.publish_grace_seconds - SHIM_GRACE_SECONDS - PUBLISH_RESERVE_SECONDS)
 
 
 def resources_annotation(resources: ResourceHint) -> str:
@@ -304,6 +313,7 @@ def _sidecar(*, namespace: str, name: str, uid: str, spec: DiagnosticExecutionSp
         "DIAGNOSTIC_EXECUTION_UID": uid,
         "DIAGNOSTIC_ATTEMPT": str(attempt),
         "DIAGNOSTIC_RESULTS": spec.results.model_dump_json(by_alias=True),
+        "DIAGNOSTIC_PUBLISH_BUDGET_SECONDS": str(publish_budget_seconds(config)),
     }
     if not spec.runtime.shim:  # no exit record will come: the sidecar judges the runner's end from /proc
         env["DIAGNOSTIC_RUNNER_SHIM"] = "false"
