@@ -131,17 +131,22 @@ def publish_and_ingest(
     store: ObjectStore,
     engine: Engine,
     *,
+    results_dir: Path | None = None,
     vocabulary: Vocabulary | None = None,
     options: ParseOptions | None = None,
     retry: RetrySettings | None = None,
     log: Callable[[str], None] | None = None,
 ) -> PublishSummary:
+    """Publish and ingest one attempt (the module's steps). ``output_dir`` holds the shim's log and exit
+    record; ``results_dir`` (default: ``output_dir``) is where the diagnostic writes its result files
+    (``results.directory``, seen from where this runs). Nothing in either folder is changed or removed."""
     from diagnostic_operator.db.repository import (  # lazy: SQLAlchemy loads while the diagnostic runs
         ingest,
         resolve_attempt,
     )
 
     settings = retry or RetrySettings()
+    results_dir = output_dir if results_dir is None else results_dir
     started = time.monotonic()
     prefix = attempt_prefix(target.namespace, target.name, target.uid, target.attempt)
     summary: dict[str, Any] = {
@@ -175,17 +180,17 @@ def publish_and_ingest(
 
         # 2. parse and validate: an invalid bundle is the diagnostic's fault
         try:
-            results = load_results(output_dir, files, options, vocabulary)
+            results = load_results(results_dir, files, options, vocabulary)
         except BundleError as exc:
             return finish(bundleError=_clip(str(exc)))
 
         # 3. upload what the bundles name, plus the result files themselves
         items: dict[str, Path] = {}
         for row in results.outputs:
-            items[row.filename] = output_dir / row.filename
+            items[row.filename] = results_dir / row.filename
         for name in (files.metric_bundle, files.output_bundle, files.series):
-            if name is not None and (output_dir / name).is_file():
-                items.setdefault(name, output_dir / name)
+            if name is not None and (results_dir / name).is_file():
+                items.setdefault(name, results_dir / name)
         keys = [(f"{prefix}/outputs/{rel}", path) for rel, path in items.items()]
         uploaded: list[StoredObject] = with_retries(lambda: store.put_files(keys), "uploading outputs", settings, log)
         objects = dict(zip(items.keys(), uploaded, strict=True))
