@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 LOCAL_NAMESPACE = "local"
 LOG_TAIL_BYTES = 64 * 1024
+ABORT_GRACE_SECONDS = 10.0  # an aborted attempt's command gets this long to end after TERM
 
 
 def now_iso() -> str:
@@ -303,11 +304,33 @@ class LocalTransport:
 
     @staticmethod
     def _abort(spawned: _Spawned) -> None:
-        """Stop an attempt that must not go on (its database or store is unusable) and remove its traces."""
+        """Stop an attempt that must not go on (interrupted while starting, or its database or store is
+        unusable) and remove its traces. The command leads a session of its own (the shim's setsid), so a kill
+        of the shim's group alone would miss it: the shim gets TERM and passes it to the command's group; what
+        is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's group, and every process of the attempt's
+        memory cgroup when it has one."""
+        pid = spawned.proc.pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(spawned.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(spawned.proc.pid, 0)
+            os.kill(pid, signal.SIGTERM)
+        reaped = False
+        deadline = time.monotonic() + ABORT_GRACE_SECONDS
+        while not reaped and time.monotonic() < deadline:
+            try:
+                reaped = os.waitpid(pid, os.WNOHANG)[0] == pid
+            except ChildProcessError:
+                reaped = True
+            if not reaped:
+                time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        if spawned.limit is not None and spawned.limit.cgroup is not None:
+            with contextlib.suppress(OSError, ValueError):
+                for member in (spawned.limit.cgroup / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(member), signal.SIGKILL)
+        if not reaped:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         spawned.proc.returncode = -9
         if spawned.limit:
             spawned.limit.close()
