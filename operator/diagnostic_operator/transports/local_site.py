@@ -77,6 +77,20 @@ def source_env(spec: DiagnosticExecutionSpec, site: site_rules.Site,
     return {key: environ[key] for name in spec.env_sources for key in site.env_sources[name].keys}
 
 
+def _in_field_order(found: list[str], unset: list[tuple[int, str]]) -> list[str]:
+    """``found`` (the site's problems, in field order) with ``unset`` (envSources problems, by index) among
+    the other envSources problems, so that the message reads in the spec's order."""
+    if not unset:
+        return found
+    first = next((i for i, text in enumerate(found) if text.startswith("envSources[")), None)
+    if first is None:
+        first = next((i for i, text in enumerate(found) if text.startswith("results.")), len(found))
+    env = [(int(text[len("envSources["):text.index("]")]), text) for text in found if text.startswith("envSources[")]
+    merged = [text for _, text in sorted(env + unset, key=lambda item: item[0])]
+    rest = [text for text in found if not text.startswith("envSources[")]
+    return rest[:first] + merged + rest[first:]
+
+
 def problems(spec: DiagnosticExecutionSpec, site: site_rules.Site, environ: Mapping[str, str],
              own_folders: Mapping[str, str]) -> list[str]:
     """What keeps a local run from giving the diagnostic what ``spec`` asks for, each naming the field.
@@ -85,16 +99,18 @@ def problems(spec: DiagnosticExecutionSpec, site: site_rules.Site, environ: Mapp
     description to a folder the runner itself needs to see inside the mount namespace (the attempt's
     output folder, the shim): a mount path at or above one of them would hide it."""
     found = site_rules.problems(spec, site, cluster=False)
+    unset: list[tuple[int, str]] = []
     for i, name in enumerate(spec.env_sources):
         source = site.env_sources.get(name)
         if source is None:
-            continue  # reported above
+            continue  # reported by site.problems
         missing = [key for key in source.keys if key not in environ]
         if missing:
             verb = "is" if len(missing) == 1 else "are"
-            found.append(f"envSources[{i}]: env source {name!r} takes {', '.join(missing)} from the environment "
-                         f"of `diagnostic-operator run`, where {'it' if len(missing) == 1 else 'they'} {verb} "
-                         "not set")
+            unset.append((i, f"envSources[{i}]: env source {name!r} takes {', '.join(missing)} from the environment "
+                             f"of `diagnostic-operator run`, where {'it' if len(missing) == 1 else 'they'} {verb} "
+                             "not set"))
+    found = _in_field_order(found, unset)
     if found:  # binds() needs every named volume to exist
         return found
     for bind in binds(spec, site):

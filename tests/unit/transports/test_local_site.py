@@ -133,6 +133,20 @@ FULL_ENV = {"ESGF_USER": "me", "ESGF_TOKEN": "", "S3_ENDPOINT": "e"}
     ({"envSources": ["s3", "esgf"]}, {"S3_ENDPOINT": "e"},
      ["envSources[1]: env source 'esgf' takes ESGF_USER, ESGF_TOKEN from the environment of "
       "`diagnostic-operator run`, where they are not set"]),
+    # in the spec's order, whoever finds them
+    ({"envSources": ["esgf", "nope", "s3"], "volumes": [{"name": "nope", "mountPath": "/x"}],
+      "results": {"directory": "/y"}}, {},
+     ["volumes[0].name: unknown volume 'nope' (configured: cmip, nolocal, scratch, software)",
+      "envSources[0]: env source 'esgf' takes ESGF_USER, ESGF_TOKEN from the environment of `diagnostic-operator run`, "
+      "where they are not set",
+      "envSources[1]: unknown env source 'nope' (configured: esgf, s3)",
+      "envSources[2]: env source 's3' takes S3_ENDPOINT from the environment of `diagnostic-operator run`, where it is "
+      "not set",
+      "results.directory: '/y' is not inside a mounted volume (mount paths: /sw)"]),
+    ({"envSources": ["s3"], "results": {"directory": "/y"}}, {},
+     ["envSources[0]: env source 's3' takes S3_ENDPOINT from the environment of `diagnostic-operator run`, where it is "
+      "not set",
+      "results.directory: '/y' is not inside a mounted volume (mount paths: /sw)"]),
     ({"volumes": [{"name": "scratch", "mountPath": "/home/u"}]}, FULL_ENV,
      ["volumes[0].mountPath: '/home/u' would hide the run's scratch folder "
       "(/home/u/.local/share/diagnostic-operator/scratch/x-1) from the runner on this machine"]),
