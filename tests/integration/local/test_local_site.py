@@ -20,6 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
+from diagnostic_operator.settings import Settings
+from diagnostic_operator.site import Site
+from diagnostic_operator.spec import DiagnosticExecution
+from diagnostic_operator.transports import local_mounts
+from diagnostic_operator.transports.local import LocalOptions, LocalTransport
 from diagnostic_operator.transports.local_mounts import detect
 from tests.integration.local.test_local_run import EXAMPLES, cli, files_under, run_json, show
 
@@ -247,3 +252,23 @@ def test_the_site_comes_from_diagnostic_operator_config_too(local_env: dict[str,
     bad = write(tmp_path / "bad.yaml", {"volumes": {"x": {}}})
     result = cli("run", str(path), "--config", str(bad), env=local_env)
     assert result.returncode == 2 and "site configuration" in result.stderr and "volumes.x" in result.stderr
+
+
+@needs_namespace
+def test_a_mount_that_fails_in_the_namespace_ends_the_attempt_as_configuration(
+        tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wrapper cannot mount (here: the host-side preparation is skipped, so neither the local folder nor the
+    mount point exists): the shim never starts, and the attempt ends like a container whose volume did not
+    mount, with the wrapper's message."""
+    monkeypatch.setattr(local_mounts, "prepare", lambda plan: [])
+    spawned = tmp_path / "spawned"
+    document = yaml.safe_load(manifest(tmp_path, "mount-fails", f"touch {spawned}",
+                                       volumes=[{"name": "gone", "mountPath": f"{root}/gone"}]).read_text())
+    site = Site.model_validate({"volumes": {"gone": {"local": str(tmp_path / "gone")}}})
+    settings = Settings(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "store"), tmp_path / "scratch")
+    result = LocalTransport(LocalOptions(settings=settings, site=site, memory_limits="off")).run(
+        DiagnosticExecution.model_validate(document))
+    assert (result.phase, result.failure_class, result.reason) == ("Failed", "Configuration", "StartError")
+    assert f"cannot mount {tmp_path / 'gone'} at {root}/gone" in result.message
+    assert [a.decision for a in result.attempts] == ["GIVE_UP"]
+    assert not spawned.exists()
