@@ -27,7 +27,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -75,7 +75,7 @@ class Plan:
     namespace: tuple[str, ...] = ()
     setpriv: str | None = None
     refusal: str | None = None
-    unenforced: tuple[Bind, ...] = field(default=())  # read-only mounts that stay writable (in-place)
+    unenforced: tuple[Bind, ...] = ()  # read-only mounts that stay writable (in-place)
 
 
 def namespace_commands(unshare: str, root: bool) -> list[tuple[str, ...]]:
