@@ -73,7 +73,7 @@ def detail_json(detail: ExecutionDetail) -> dict[str, Any]:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    # The message often quotes a file's keys, values or names: printed as plain text, never as markup.
+    # The message is text, never markup: it quotes file names, manifests and configurations.
     err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -105,6 +105,11 @@ def run(
         help="A controlled-vocabulary YAML file (default: the built-in CMIP vocabulary).")] = None,
     output_json: JsonOpt = False,
     progress: Annotated[bool, typer.Option(help="Show a live progress view.")] = True,
+    config: Annotated[Path | None, typer.Option(
+        help="The site's configuration: the operator's configuration YAML, whose `volumes` (their `local` "
+             "folders), `mounts` and `envSources` (their keys taken from this environment) a spec may use. "
+             "Env: DIAGNOSTIC_OPERATOR_CONFIG. Default: no volumes, no env sources.",
+        show_default=False)] = None,
 ) -> None:
     """Run a manifest on this machine: shim, classify, retry, publish, ingest. Exit 0 only on success."""
     from diagnostic_operator.db.errors import DatabaseError
@@ -112,6 +117,7 @@ def run(
     from diagnostic_operator.results import BundleError, load_vocabulary
     from diagnostic_operator.spec import Phase
     from diagnostic_operator.store.base import StoreError
+    from diagnostic_operator.transports.kubernetes.config import ConfigurationError, load_config
     from diagnostic_operator.transports.local import LocalOptions, LocalTransport
 
     if memory_limits not in ("auto", "cgroup", "rlimit", "off"):
@@ -120,6 +126,10 @@ def run(
         manifests = load_manifests(manifest)
     except ManifestError as exc:
         raise fail(str(exc)) from None
+    try:
+        site = load_config(config).site
+    except ConfigurationError as exc:
+        raise fail(f"site configuration: {exc}") from None
     settings = Settings.resolve(database, store)
     try:
         vocab = load_vocabulary(vocabulary) if vocabulary else None
@@ -128,7 +138,7 @@ def run(
     out = err_console if output_json else console
     reporter = RichReporter(out, live=progress)
     transport = LocalTransport(LocalOptions(settings=settings, memory_limits=memory_limits,
-                                            keep_scratch=keep_scratch, vocabulary=vocab), reporter)
+                                            keep_scratch=keep_scratch, vocabulary=vocab, site=site), reporter)
     results = []
     try:
         for item in manifests:

@@ -1,4 +1,8 @@
-"""The live view of a local run (rich) and its final summary."""
+"""The live view of a local run (rich) and its final summary.
+
+Whatever comes from a manifest, a configuration, a log or an error (messages, mount paths, folder names) is
+printed as text, never as rich markup.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.settings import mask_url
 from diagnostic_operator.spec import AttemptStatus, Decision, IngestCounts, Phase, ResourceHint
 from diagnostic_operator.transports.local import LocalRunResult, Reporter
+from diagnostic_operator.transports.local_mounts import Plan
 from diagnostic_operator.transports.memory_limit import MemoryLimit
 
 if TYPE_CHECKING:
@@ -87,7 +92,7 @@ class RichReporter(Reporter):
             f"exit {status.exit_code if status.exit_code is not None else '-'}, "
             f"{tel.duration_seconds or 0:.1f}s, peak {mib(tel.peak_memory_bytes)} "
             f"({tel.peak_memory_source or 'n/a'}), cpu {tel.cpu_seconds or 0:.1f}s")
-        self.console.print(f"    {status.message}")
+        self.console.print(Text(f"    {status.message}"))
         if summary.ingested:
             c = summary.counts
             self.console.print(f"    ingested {c.outputs} outputs, {c.scalar_values} scalar values, "
@@ -97,7 +102,7 @@ class RichReporter(Reporter):
             self.console.print(f"    kept {summary.partial_files} partial file(s){left_out}"
                                + (f": {escape(summary.partial_error)}" if summary.partial_error else ""))
         if outcome.decision is Decision.RETRY:
-            self.console.print(f"    [yellow]{outcome.reason}[/]")
+            self.console.print(Text(f"    {outcome.reason}", style="yellow"))
 
     def backoff(self, seconds_left: float) -> None:
         if seconds_left <= 0:
@@ -106,7 +111,19 @@ class RichReporter(Reporter):
             self._update(Text(f"⏳ next attempt in {seconds_left:4.1f}s", style="yellow"))
 
     def message(self, text: str) -> None:
-        self.console.print(f"  [yellow]{text}[/]")
+        self.console.print(Text(f"  {text}", style="yellow"))
+
+    def volumes(self, plan: Plan) -> None:
+        how = {"namespace": "in a private mount namespace", "in-place": "in place (each folder is its mount path)"}
+        if plan.kind not in how:
+            return
+        self.console.print(Text(f"  volumes  {how[plan.kind]}", style="dim"))
+        for bind in plan.binds:
+            mode = "read-only" if bind.read_only else "read-write"
+            self.console.print(Text(f"    {bind.volume}: {bind.host} at {bind.path} ({mode})", style="dim"))
+        for bind in plan.unenforced:
+            self.message(f"{bind.field} ({bind.volume}): read-only is not enforced: {bind.path} stays writable "
+                         "without a mount namespace")
 
 
 def _dropped(counts: IngestCounts) -> str:
@@ -117,8 +134,9 @@ def _dropped(counts: IngestCounts) -> str:
 def print_summary(console: Console, result: LocalRunResult, database_url: str) -> None:
     style = PHASE_STYLE.get(result.phase, "white")
     console.print()
-    console.print(f"[{style}]{result.phase}[/] [bold]{result.name}[/] after {len(result.attempts)} "
-                  f"attempt{'s' if len(result.attempts) != 1 else ''}: {result.message}")
+    console.print(Text.assemble((str(result.phase), style), " ", (result.name, "bold"),
+                                f" after {len(result.attempts)} attempt{'s' if len(result.attempts) != 1 else ''}: "
+                                f"{result.message}"))
     table = Table(show_edge=False, header_style="bold")
     for col in ("#", "class", "reason", "decision", "exit", "memory", "peak", "duration", "cpu"):
         table.add_column(col)
@@ -127,7 +145,8 @@ def print_summary(console: Console, result: LocalRunResult, database_url: str) -
         table.add_row(str(a.number), str(a.failure_class or "-"), a.reason or "-", str(a.decision or "-"),
                       "-" if a.exit_code is None else str(a.exit_code), a.resources.memory if a.resources else "-",
                       mib(t.peak_memory_bytes), format_duration(t.duration_seconds or 0), f"{t.cpu_seconds or 0:.1f}s")
-    console.print(table)
+    if result.attempts:
+        console.print(table)
     if result.summary is not None:
         s = result.summary
         console.print(f"  outputs  {result.output_location}")
@@ -151,7 +170,7 @@ def print_detail(console: Console, detail: ExecutionDetail) -> None:
     console.print(f"  diagnostic {group.provider}/{group.slug} v{group.diagnostic_version}, group "
                   f"{group.group_key} (dirty: {'yes' if group.dirty else 'no'})")
     if status.message:
-        console.print(f"  {status.message}")
+        console.print(Text(f"  {status.message}"))
     table = Table(show_edge=False, header_style="bold")
     for col in ("#", "class", "reason", "decision", "exit", "memory", "peak", "source", "duration", "cpu"):
         table.add_column(col)
@@ -161,7 +180,8 @@ def print_detail(console: Console, detail: ExecutionDetail) -> None:
                       "-" if a.exit_code is None else str(a.exit_code), a.resources.memory if a.resources else "-",
                       mib(t.peak_memory_bytes), t.peak_memory_source or "-",
                       format_duration(t.duration_seconds or 0), f"{t.cpu_seconds or 0:.1f}s")
-    console.print(table)
+    if status.attempts:
+        console.print(table)
     c = status.ingested
     console.print(f"  ingested {c.outputs} outputs, {c.scalar_values} scalar values, {c.series_values} series")
     if status.output_location:

@@ -186,6 +186,16 @@ class Site(_Model):
         return self
 
 
+#: How an execution that asks for what the site does not have ends (class Configuration), in the cluster and
+#: locally alike: this, then the ``problems`` joined by "; ".
+NOT_COVERED = "The site's configuration does not cover this spec: "
+
+
+def not_covered(found: Iterable[str]) -> str:
+    """The message of an execution the site does not cover: ``NOT_COVERED`` and each problem."""
+    return NOT_COVERED + "; ".join(found)
+
+
 def _known(names: Iterable[str]) -> str:
     listed = ", ".join(sorted(names))
     return f"configured: {listed}" if listed else "none are configured"
@@ -279,5 +289,5 @@ def local_folders(spec: DiagnosticExecutionSpec, site: Site) -> Mapping[str, tup
     return folders
 
 
-__all__ = ["EnvSource", "Site", "SiteMount", "SiteVolume", "check_mount_path", "env_names", "local_folders",
-           "mount_items", "problems", "read_only", "references"]
+__all__ = ["NOT_COVERED", "EnvSource", "Site", "SiteMount", "SiteVolume", "check_mount_path", "env_names",
+           "local_folders", "mount_items", "not_covered", "problems", "read_only", "references"]

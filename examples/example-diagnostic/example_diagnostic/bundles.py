@@ -115,7 +115,8 @@ def series_file(anomalies: Mapping[str, Sequence[float]], reference: Sequence[fl
     return series
 
 
-def output_bundle(source_ids: Sequence[str], seed: int, versions: Mapping[str, str]) -> dict[str, Any]:
+def output_bundle(source_ids: Sequence[str], seed: int, versions: Mapping[str, str],
+                  input_dir: str | None = None) -> dict[str, Any]:
     environment = {
         "DIAGNOSTIC": f"{PROVIDER}/{SLUG}",
         "DIAGNOSTIC_VERSION": __version__,
@@ -144,7 +145,7 @@ def output_bundle(source_ids: Sequence[str], seed: int, versions: Mapping[str, s
         "provenance": {
             "environment": environment,
             "modeldata": [dataset_id(s) for s in source_ids],
-            "obsdata": {REFERENCE_ID: f"synthetic, seed {seed}"},
+            "obsdata": {REFERENCE_ID: f"synthetic, seed {seed}" + (f", read from {input_dir}" if input_dir else "")},
             "log": LOG_FILE,
         },
         "plots": plots,

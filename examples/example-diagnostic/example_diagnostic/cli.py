@@ -14,8 +14,14 @@ flag                       environment variable       effect
                                                       string leaf; exit 0
 ``--sleep SECONDS``        ``EXAMPLE_SLEEP``          sleep first, printing a heartbeat every second
 ``--seed N``               ``EXAMPLE_SEED``           seed of the synthetic data (default 1850)
-``--output-dir DIR``       ``DIAGNOSTIC_OUTPUT_DIR``  where to write the results
+``--input-dir DIR``        ``EXAMPLE_INPUT_DIR``      read the data from DIR (written by ``make-input``)
+                                                      instead of generating it
+``--output-dir DIR``       ``DIAGNOSTIC_RESULTS_DIR`` where to write the results (the runner sets
+                           or ``DIAGNOSTIC_OUTPUT_DIR`` DIAGNOSTIC_RESULTS_DIR when the spec has a
+                                                      results.directory)
 =========================  =========================  ===============================================
+
+``python3 -m example_diagnostic make-input DIR [--seed N]`` writes an input folder (``inputs.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from example_diagnostic.data import (
     RESOLUTION_DEG,
     generate,
 )
+from example_diagnostic.inputs import InputError, read_input, write_input
 from example_diagnostic.metrics import REGIONS, all_stats, bias_fields, climatology, global_mean_anomaly
 
 T = TypeVar("T")
@@ -95,10 +102,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     f"CMIP6-like models against {REFERENCE_ID}. Writes diagnostic.json, output.json, "
                     "series.json, plots and data into the output folder.",
         epilog="Every knob can also be set with its environment variable (EXAMPLE_EXIT_CODE, "
-               "EXAMPLE_ALLOCATE_MIB, EXAMPLE_INVALID_BUNDLE, EXAMPLE_SLEEP, EXAMPLE_SEED); flags win.",
+               "EXAMPLE_ALLOCATE_MIB, EXAMPLE_INVALID_BUNDLE, EXAMPLE_SLEEP, EXAMPLE_SEED, EXAMPLE_INPUT_DIR); "
+               "flags win. `make-input DIR [--seed N]` writes an input folder for --input-dir.",
     )
-    parser.add_argument("--output-dir", type=Path, default=os.environ.get("DIAGNOSTIC_OUTPUT_DIR") or None,
-                        help="result folder (default: $DIAGNOSTIC_OUTPUT_DIR)")
+    parser.add_argument("--output-dir", type=Path,
+                        default=os.environ.get("DIAGNOSTIC_RESULTS_DIR") or os.environ.get("DIAGNOSTIC_OUTPUT_DIR")
+                        or None,
+                        help="result folder (default: $DIAGNOSTIC_RESULTS_DIR, else $DIAGNOSTIC_OUTPUT_DIR)")
+    parser.add_argument("--input-dir", type=Path, default=os.environ.get("EXAMPLE_INPUT_DIR") or None,
+                        help="read the data from this folder (see make-input) instead of generating it")
     env_seed = _from_env("EXAMPLE_SEED", _non_negative(int))
     parser.add_argument("--seed", type=_non_negative(int),
                         default=DEFAULT_SEED if env_seed is None else env_seed,
@@ -160,9 +172,19 @@ def run(args: argparse.Namespace) -> int:
     if args.sleep:
         sleep(args.sleep)
 
-    log(f"generating synthetic annual-mean tas: {RESOLUTION_DEG}° grid, {FIRST_YEAR}-{LAST_YEAR}, "
-        f"seed {args.seed}, reference {REFERENCE_ID}, models {', '.join(m.source_id for m in MODELS)}")
-    ensemble = generate(args.seed)
+    if args.input_dir is not None:
+        log(f"reading annual-mean tas from {args.input_dir}: {RESOLUTION_DEG}° grid, {FIRST_YEAR}-{LAST_YEAR}, "
+            f"reference {REFERENCE_ID}, models {', '.join(m.source_id for m in MODELS)}")
+        try:
+            ensemble = read_input(Path(args.input_dir))
+        except InputError as exc:
+            print(f"example-diagnostic: input: {exc}", file=sys.stderr, flush=True)
+            return 2
+        args.seed = ensemble.seed
+    else:
+        log(f"generating synthetic annual-mean tas: {RESOLUTION_DEG}° grid, {FIRST_YEAR}-{LAST_YEAR}, "
+            f"seed {args.seed}, reference {REFERENCE_ID}, models {', '.join(m.source_id for m in MODELS)}")
+        ensemble = generate(args.seed)
     nlat, nlon = ensemble.grid.shape
     log(f"computing climatologies and bias fields on a {nlat}x{nlon} grid")
     biases = bias_fields(ensemble)
@@ -213,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
     series = bundles.series_file(anomalies, reference_anomaly, year_index)
     bundles.write_json(out / bundles.SERIES_FILE, series)
     bundles.write_json(out / bundles.OUTPUT_BUNDLE, bundles.output_bundle(
-        source_ids, args.seed, {"numpy": np.__version__, "matplotlib": matplotlib.__version__}))
+        source_ids, args.seed, {"numpy": np.__version__, "matplotlib": matplotlib.__version__},
+        str(args.input_dir) if args.input_dir is not None else None))
     metric = bundles.metric_bundle(stats, args.seed)
     if args.invalid_bundle:
         broken = bundles.invalidate(metric)
@@ -224,7 +247,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def make_input(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m example_diagnostic make-input",
+        description="Write the synthetic data into a folder (one .npy file per dataset and dataset.json), for "
+                    "--input-dir / EXAMPLE_INPUT_DIR.")
+    parser.add_argument("folder", type=Path, help="the input folder to write (created)")
+    parser.add_argument("--seed", type=_non_negative(int), default=DEFAULT_SEED,
+                        help=f"seed of the synthetic data (default {DEFAULT_SEED})")
+    args = parser.parse_args(argv)
+    written = write_input(args.folder, args.seed)
+    size = sum(path.stat().st_size for path in written)
+    log(f"wrote {len(written)} files ({size / 2**20:.1f} MiB) into {args.folder}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-    return run(parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["make-input"]:
+        return make_input(args[1:])
+    return run(parse_args(args))

@@ -24,6 +24,7 @@ from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence, Publi
 from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
 from diagnostic_operator.quantities import format_duration, parse_duration
 from diagnostic_operator.runtime.exit_record import ExitRecord
+from diagnostic_operator.site import NOT_COVERED
 from diagnostic_operator.spec import (
     MAX_ATTEMPT_HISTORY,
     AttemptResources,
@@ -435,12 +436,9 @@ def _start_attempt(obs: Observed, number: int, resources: ResourceHint, first: b
     return actions
 
 
-REFUSAL_PREFIX = "The site's configuration does not cover this spec: "
-
-
 def _refuse(obs: Observed) -> list[Action]:
     """No attempt can start: end the execution now as a configuration failure (no retry can fix it)."""
-    message = f"{REFUSAL_PREFIX}{obs.refusal}"
+    message = f"{NOT_COVERED}{obs.refusal}"  # the local run's wording too
     status = _status(obs, phase=Phase.FAILED, failure_class=FailureClass.CONFIGURATION, reason="Configuration",
                      message=message, completion_time=iso(obs.now))
     return [FailPermanently(FailureClass.CONFIGURATION, "Configuration", message,

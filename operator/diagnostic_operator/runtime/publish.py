@@ -84,8 +84,9 @@ def publish_and_ingest(
     partial_seconds_left: Callable[[], float] | None = None,
 ) -> PublishSummary:
     """Publish and ingest one attempt (the module's steps). ``output_dir`` holds the shim's log and exit
-    record; ``results_dir`` (default: ``output_dir``) is where the diagnostic writes its results, read on
-    success and published as partial files on failure. ``partial_seconds_left`` is the time budget of the
+    record; ``results_dir`` (default: ``output_dir``) is where the diagnostic writes its results
+    (``results.directory``, seen from where this runs), read on success and published as partial files on
+    failure; nothing in either folder is changed or removed. ``partial_seconds_left`` is the time budget of the
     partial files (None: no bound; the sidecar passes what is left before the Pod's deadline)."""
     from diagnostic_operator.db.partial_outputs import record_partial_outputs  # lazy, like SQLAlchemy
     from diagnostic_operator.db.repository import (  # lazy: SQLAlchemy loads while the diagnostic runs

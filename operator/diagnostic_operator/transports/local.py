@@ -3,6 +3,11 @@
 The whole lifecycle without a cluster: allocate database rows, run each attempt through the runner
 shim under a memory limit (a cgroup where the machine allows one, else RLIMIT_AS), publish and
 ingest, classify, decide, retry with backoff and more memory after an OOM, and finish.
+
+The site's configuration (``LocalOptions.site``) gives the volumes and env sources a spec names: each
+volume's ``local`` folder is shown at the spec's mount path (``local_mounts``), each env source's keys come
+from ``run``'s environment. A spec the site does not cover ends at once as Failed, class Configuration,
+with nothing spawned.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from diagnostic_operator.runtime.publish import (
 )
 from diagnostic_operator.runtime.shim import shim_path
 from diagnostic_operator.settings import Settings
+from diagnostic_operator.site import Site, not_covered
 from diagnostic_operator.spec import (
     AttemptResources,
     AttemptStatus,
@@ -48,6 +54,7 @@ from diagnostic_operator.spec import (
 )
 from diagnostic_operator.store import execution_prefix, open_store
 from diagnostic_operator.store.base import ObjectStore
+from diagnostic_operator.transports import local_mounts, local_site
 from diagnostic_operator.transports.memory_limit import MemoryLimit, create_limit
 
 if TYPE_CHECKING:
@@ -55,6 +62,7 @@ if TYPE_CHECKING:
 
 LOCAL_NAMESPACE = "local"
 LOG_TAIL_BYTES = 64 * 1024
+ABORT_GRACE_SECONDS = 10.0  # an aborted attempt's command gets this long to end after TERM
 
 
 def now_iso() -> str:
@@ -71,6 +79,7 @@ class Reporter:
     def attempt_finished(self, status: AttemptStatus, outcome: Outcome, summary: PublishSummary) -> None: ...
     def backoff(self, seconds_left: float) -> None: ...
     def message(self, text: str) -> None: ...
+    def volumes(self, plan: local_mounts.Plan) -> None: ...
 
 
 @dataclass
@@ -81,6 +90,16 @@ class _Spawned:
     number: int
     started: float
     started_at: str
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every attempt of one execution gets from the site: its mounts, its env sources' values (secrets:
+    they go into the diagnostic's environment only) and the host folder of ``results.directory``."""
+
+    mounts: local_mounts.Plan
+    env: Mapping[str, str]
+    results: Path | None
 
 
 @dataclass
@@ -107,6 +126,7 @@ class LocalOptions:
     sleep: Callable[[float], None] = time.sleep
     poll_seconds: float = 0.2
     base_env: Mapping[str, str] | None = None
+    site: Site = field(default_factory=Site)
 
 
 class LocalTransport:
@@ -135,12 +155,16 @@ class LocalTransport:
         store_url = spec.output.store or self.options.settings.store_url
         scratch = self.options.settings.scratch_dir / f"{name}-{uid[:8]}"
         self.reporter.execution_started(name, uid, self.options.settings.database_url, store_url)
+        prepared = self._prepare(manifest, scratch)
+        if isinstance(prepared, str):
+            return self._refuse(manifest, namespace, uid, store_url, prepared)
+        self.reporter.volumes(prepared.mounts)
 
         # The first attempt starts at once; the database layer loads and the database and store are checked
         # while it runs (that hides ~1 s of start-up). If either check fails the attempt is stopped and
         # nothing is written anywhere.
         resources = spec.resources
-        first = self._spawn(manifest, resources, uid, 1, scratch / "attempt-1")
+        first = self._spawn(manifest, prepared, resources, uid, 1, scratch / "attempt-1")
         pending: _Spawned | None = first
         try:
             from diagnostic_operator.db import repository
@@ -162,14 +186,15 @@ class LocalTransport:
         while True:
             number += 1
             workdir = scratch / f"attempt-{number}"
-            spawned = pending or self._spawn(manifest, resources, uid, number, workdir)
+            spawned = pending or self._spawn(manifest, prepared, resources, uid, number, workdir)
             pending = None
             attempt_id = repository.record_attempt_start(
                 engine, allocation.execution_id, number,
                 resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
                 started_at=spawned.started_at)
             target = AttemptTarget(namespace, name, uid, number, allocation.execution_id, attempt_id)
-            status, classification, summary = self._complete(spawned, manifest, resources, target, store, engine)
+            status, classification, summary = self._complete(spawned, manifest, prepared, resources, target, store,
+                                                             engine)
             history.append(classification.failure_class)
             outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
             status = status.model_copy(update={"decision": outcome.decision})
@@ -194,6 +219,44 @@ class LocalTransport:
                                   classification.reason, message, attempts, summary.output_location, summary)
 
     # ------------------------------------------------------------------------------------------
+    def _prepare(self, manifest: DiagnosticExecution, scratch: Path) -> _Prepared | str:
+        """The site's part of every attempt, or why the run cannot start (the message of a Configuration
+        failure). Creates the mount points on the host; spawns nothing but the namespace probe."""
+        spec, site = manifest.spec, self.options.site
+        environ = self.options.base_env if self.options.base_env is not None else os.environ
+        own = {"the run's scratch folder": str(scratch), "the runner shim": str(shim_path())}
+        found = local_site.problems(spec, site, environ, own)
+        if found:
+            return not_covered(found)
+        planned = local_site.binds(spec, site)
+        mounts = local_mounts.Plan("none")
+        if planned:
+            mounts = local_mounts.plan(planned, local_mounts.detect(), local_mounts.identical_paths(planned))
+            if mounts.refusal is not None:
+                return mounts.refusal
+            found = local_mounts.prepare(mounts)
+            if found:
+                return not_covered(found)
+        results = local_site.results_folder(spec, site)
+        return _Prepared(mounts, local_site.source_env(spec, site, environ), Path(results) if results else None)
+
+    def _refuse(self, manifest: DiagnosticExecution, namespace: str, uid: str, store_url: str,
+                message: str) -> LocalRunResult:
+        """End the execution at once as Failed, class Configuration: rows allocated, no attempt, nothing run."""
+        from diagnostic_operator.db import repository
+
+        name = manifest.metadata.name
+        engine = self.engine
+        output_location = open_store(store_url).uri(execution_prefix(namespace, name, uid))
+        allocation = repository.allocate_execution(engine, namespace=namespace, name=name, uid=uid,
+                                                   spec=manifest.spec, output_location=output_location)
+        reason = local_site.CONFIGURATION_REASON
+        repository.finish_execution(engine, allocation.execution_id, phase=Phase.FAILED,
+                                    failure_class=FailureClass.CONFIGURATION, reason=reason, message=message,
+                                    dirty=False)
+        return LocalRunResult(name, uid, allocation.execution_id, Phase.FAILED, FailureClass.CONFIGURATION,
+                              reason, message, output_location=output_location)
+
     def _wait(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
@@ -201,9 +264,10 @@ class LocalTransport:
             self.options.sleep(min(left, 0.5))
         self.reporter.backoff(0)
 
-    def _spawn(self, manifest: DiagnosticExecution, resources: ResourceHint, uid: str, number: int,
-               workdir: Path) -> _Spawned:
-        """Start one attempt: a fresh output folder and memory limit, then the shim running the command."""
+    def _spawn(self, manifest: DiagnosticExecution, prepared: _Prepared, resources: ResourceHint, uid: str,
+               number: int, workdir: Path) -> _Spawned:
+        """Start one attempt: a fresh output folder and memory limit, then the shim running the command (in
+        its mount namespace when the spec mounts volumes)."""
         spec = manifest.spec
         if workdir.exists():
             shutil.rmtree(workdir)
@@ -214,10 +278,17 @@ class LocalTransport:
                                  self.options.memory_limits)
         self.reporter.attempt_started(number, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
         deadline = resources.wall_clock_seconds
-        cmd = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
+        shim = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
+        error_file = workdir / local_mounts.MOUNT_ERROR_FILE
+        if prepared.mounts.kind == "namespace":
+            error_file.write_text(local_mounts.NAMESPACE_FAILED + "\n", encoding="utf-8")
+        cmd = local_mounts.command(prepared.mounts, error_file, shim)
         env = dict(self.options.base_env if self.options.base_env is not None else os.environ)
         env.update({var.name: var.value for var in spec.env})
+        env.update(prepared.env)
         env["DIAGNOSTIC_OUTPUT_DIR"] = str(workdir)
+        if spec.results.directory is not None:
+            env["DIAGNOSTIC_RESULTS_DIR"] = spec.results.directory  # the path the diagnostic sees
         started = time.monotonic()
         started_at = now_iso()
         try:
@@ -233,18 +304,40 @@ class LocalTransport:
 
     @staticmethod
     def _abort(spawned: _Spawned) -> None:
-        """Stop an attempt that must not go on (its database or store is unusable) and remove its traces."""
+        """Stop an attempt that must not go on (interrupted while starting, or its database or store is
+        unusable) and remove its traces. The command leads a session of its own (the shim's setsid), so a kill
+        of the shim's group alone would miss it: the shim gets TERM and passes it to the command's group; what
+        is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's group, and every process of the attempt's
+        memory cgroup when it has one."""
+        pid = spawned.proc.pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(spawned.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(spawned.proc.pid, 0)
+            os.kill(pid, signal.SIGTERM)
+        reaped = False
+        deadline = time.monotonic() + ABORT_GRACE_SECONDS
+        while not reaped and time.monotonic() < deadline:
+            try:
+                reaped = os.waitpid(pid, os.WNOHANG)[0] == pid
+            except ChildProcessError:
+                reaped = True
+            if not reaped:
+                time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        if spawned.limit is not None and spawned.limit.cgroup is not None:
+            with contextlib.suppress(OSError, ValueError):
+                for member in (spawned.limit.cgroup / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(member), signal.SIGKILL)
+        if not reaped:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         spawned.proc.returncode = -9
         if spawned.limit:
             spawned.limit.close()
         shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
 
-    def _complete(self, spawned: _Spawned, manifest: DiagnosticExecution, resources: ResourceHint,
-                  target: AttemptTarget, store: ObjectStore, engine: Engine,
+    def _complete(self, spawned: _Spawned, manifest: DiagnosticExecution, prepared: _Prepared,
+                  resources: ResourceHint, target: AttemptTarget, store: ObjectStore, engine: Engine,
                   ) -> tuple[AttemptStatus, Classification, PublishSummary]:
         """Wait for the attempt, then publish, ingest and classify it."""
         spec = manifest.spec
@@ -258,11 +351,16 @@ class LocalTransport:
         runner = None
         if record is None:  # the shim died too (e.g. the whole cgroup was OOM-killed): judge from outside
             code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
-            runner = ContainerEnd(reason="OOMKilled" if oom_kills else "Error",
-                                  exit_code=(128 - code) if code is not None and code < 0 else code)
+            code = (128 - code) if code is not None and code < 0 else code
+            mount_error = (local_mounts.read_error(workdir / local_mounts.MOUNT_ERROR_FILE)
+                           if prepared.mounts.kind == "namespace" else None)
+            if mount_error is not None:  # the shim never started: like a container whose volume did not mount
+                runner = ContainerEnd(reason="StartError", exit_code=code, message=mount_error)
+            else:
+                runner = ContainerEnd(reason="OOMKilled" if oom_kills else "Error", exit_code=code)
         self.reporter.publishing(target.attempt)
-        summary = publish_and_ingest(workdir, record, spec.results, target, store, engine, results_dir=workdir,
-                                     vocabulary=self.options.vocabulary,
+        summary = publish_and_ingest(workdir, record, spec.results, target, store, engine,
+                                     results_dir=prepared.results, vocabulary=self.options.vocabulary,
                                      retry=self.options.publish_retry, log=self.reporter.message)
         evidence = Evidence(exit_record=record, runner=runner, publish=summary.outcome(),
                             log_tail=_tail(workdir / LOG_FILE), pod_phase="Failed" if runner else None,

@@ -29,7 +29,7 @@ YEARS = list(range(1980, 2015))
 CV_NAMES = {"source_id", "reference_source_id", "region", "metric"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KNOB_VARS = ("EXAMPLE_EXIT_CODE", "EXAMPLE_ALLOCATE_MIB", "EXAMPLE_INVALID_BUNDLE", "EXAMPLE_SLEEP",
-             "EXAMPLE_SEED")
+             "EXAMPLE_SEED", "EXAMPLE_INPUT_DIR", "DIAGNOSTIC_RESULTS_DIR")
 
 
 def run(out: Path, *args: str, env: dict[str, str] | None = None, code: str | None = None,
@@ -294,9 +294,71 @@ def test_sleep_prints_heartbeats(tmp_path: Path) -> None:
 
 
 def test_missing_output_dir_is_a_usage_error(tmp_path: Path) -> None:
-    environ = {k: v for k, v in os.environ.items() if k != "DIAGNOSTIC_OUTPUT_DIR"}
+    environ = {k: v for k, v in os.environ.items() if k not in ("DIAGNOSTIC_OUTPUT_DIR", "DIAGNOSTIC_RESULTS_DIR")}
     environ["PYTHONPATH"] = str(PROJECT)
     proc = subprocess.run([sys.executable, "-m", "example_diagnostic"], cwd=tmp_path, env=environ,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "DIAGNOSTIC_OUTPUT_DIR" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- input folder
+
+
+@pytest.fixture(scope="module")
+def input_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("input") / "cmip-sample"
+    proc = run(tmp_path_factory.mktemp("make"), "make-input", str(folder))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+def test_make_input_writes_one_array_per_dataset_and_an_index(input_dir: Path) -> None:
+    index = json.loads((input_dir / "dataset.json").read_text(encoding="utf-8"))
+    assert index["seed"] == 1850 and index["format"] == "example-diagnostic/input/v1"
+    assert [d["source_id"] for d in index["datasets"]] == ["HadCRUT5-synthetic", *MODELS]
+    tas = np.load(input_dir / "tas_CanESM5.npy")
+    assert tas.shape == (len(YEARS), 72, 144) and tas.dtype == np.float32
+    assert float(tas.min()) > 200 and float(tas.max()) < 320
+
+
+def test_reading_the_input_folder_gives_the_numbers_of_the_synthetic_run(input_dir: Path, bundle: dict[str, Any],
+                                                                        tmp_path: Path) -> None:
+    proc = run(tmp_path / "o", env={"EXAMPLE_INPUT_DIR": str(input_dir), "EXAMPLE_SEED": "7"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"reading annual-mean tas from {input_dir}" in proc.stdout and "generating synthetic" not in proc.stdout
+    read = strict_load(tmp_path / "o" / "diagnostic.json")
+    assert read["RESULTS"] == bundle["RESULTS"]  # float32 storage changes nothing at 4 digits
+    assert read["PROVENANCE"]["seed"] == 1850  # the folder's seed, not EXAMPLE_SEED's
+    obsdata = strict_load(tmp_path / "o" / "output.json")["provenance"]["obsdata"]
+    assert obsdata == {"HadCRUT5-synthetic": f"synthetic, seed 1850, read from {input_dir}"}
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    ("no-index", "no dataset.json (write one with `python3 -m example_diagnostic make-input"),
+    ("missing-model", "no dataset for CESM2"),
+    ("wrong-shape", "expected floats of shape (35, 72, 144)"),
+])
+def test_a_broken_input_folder_is_a_usage_error(input_dir: Path, tmp_path: Path, damage: str, words: str) -> None:
+    broken = tmp_path / "in"
+    broken.mkdir()
+    index = json.loads((input_dir / "dataset.json").read_text(encoding="utf-8"))
+    for entry in index["datasets"]:
+        (broken / entry["file"]).write_bytes((input_dir / entry["file"]).read_bytes())
+    if damage == "missing-model":
+        index["datasets"] = [d for d in index["datasets"] if d["source_id"] != "CESM2"]
+    if damage == "wrong-shape":
+        np.save(broken / "tas_CESM2.npy", np.zeros((3, 4), dtype=np.float32))
+    if damage != "no-index":
+        (broken / "dataset.json").write_text(json.dumps(index), encoding="utf-8")
+    proc = run(tmp_path / "o", "--input-dir", str(broken))
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert not (tmp_path / "o" / "diagnostic.json").exists()
+
+
+def test_results_go_to_diagnostic_results_dir_when_it_is_set(tmp_path: Path) -> None:
+    results = tmp_path / "results" / "run-1"
+    proc = run(tmp_path / "o", "--exit-code", "0",
+               env={"DIAGNOSTIC_RESULTS_DIR": str(results)})
+    assert proc.returncode == 0, proc.stderr
+    assert f"output folder {results}" in proc.stdout and results.is_dir()
