@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +226,69 @@ def test_compat_mode_ingests_what_the_strict_reader_refuses_and_counts_what_it_d
     assert site.rows("SELECT count(*) AS n FROM scalar_values WHERE value IS NULL")[0]["n"] == 1
     refused = site.wait_phase(strict, timeout=180)
     assert (refused["phase"], refused["reason"]) == ("Failed", "InvalidResults"), refused
+
+
+# ---------------------------------------------------------------------------------------------- results folder
+
+
+def keys(site: Site, part: str) -> list[str]:
+    client = site.s3.server.client()
+    found = client.list_objects_v2(Bucket=site.s3.bucket, Prefix=site.s3.prefix).get("Contents", [])
+    return sorted(item["Key"] for item in found if part in item["Key"])
+
+
+def test_the_example_reads_a_claim_and_writes_its_results_to_a_shared_folder(
+        crd: None, images: None, namespace: str, pg_url: str, s3_store_url: S3Target, tmp_path: Path) -> None:
+    """examples/with-data.yaml with examples/site.yaml's volumes: input data made by the test on a claim of the
+    real node, read-only; results written by the diagnostic on a second claim, published and ingested from there."""
+    restrict(namespace)
+    volumes = Volumes(namespace)
+    site_volumes = yaml.safe_load((ROOT / "examples" / "site.yaml").read_text())["volumes"]
+    write_secret(namespace, pg_url, s3_store_url)
+    operator = OperatorProcess(namespace, pg_url, s3_store_url, tmp_path,
+                               site_config(s3_store_url, pod_network=True, volumes=site_volumes))
+    site = Site(namespace, pg_url, create_engine_for(pg_url), s3_store_url, operator)
+    try:
+        inputs = volumes.make("cmip-sample")
+        made = subprocess.run([sys.executable, "-m", "example_diagnostic", "make-input", str(inputs)],
+                              capture_output=True, text=True, check=False)
+        assert made.returncode == 0, made.stderr
+        for path in inputs.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shared = volumes.make("ref-results", mode=0o777)
+        operator.start()
+        name = site.apply_execution(ROOT / "examples" / "with-data.yaml")
+        status = site.wait_phase(name, timeout=180)
+        assert (status["phase"], status["failureClass"]) == ("Succeeded", "Success"), status
+        assert status["ingested"]["scalarValues"] == 24 and status["ingested"]["outputs"] == 6, status["ingested"]
+        # the bundles are where the diagnostic wrote them (and stay: the product never deletes them) ...
+        assert sorted(p.name for p in (shared / "global-mean-bias").glob("*.json")) == [
+            "diagnostic.json", "output.json", "series.json"]
+        # ... and in the store; the shim's log came from the product's own folder
+        assert keys(site, "/diagnostic.json") and keys(site, "/out.log")
+        [pod] = site.pods(name)
+        ingest = next(c for c in pod["spec"]["containers"] if c["name"] == "ingest")
+        assert {"name": "ref-results", "mountPath": "/data/ref-results", "readOnly": True} in ingest["volumeMounts"]
+        log = kubectl("logs", pod["metadata"]["name"], "-c", "runner", namespace=namespace)
+        assert "/data/cmip-sample" in log, "the example said where it read its input"
+    finally:
+        operator.stop()
+        site.engine.dispose()
+        release_finalizers(namespace)
+        volumes.remove()
+
+
+def test_a_timeout_keeps_what_the_diagnostic_wrote_as_partial_outputs(data_site: tuple[Site, Volumes]) -> None:
+    site, _ = data_site
+    script = "mkdir -p plots; echo half > plots/first.png; echo '{}' > diagnostic.json; sleep 60"
+    name = site.apply_execution(example("half-done", command=shell(script),
+                                        resources={"memory": "256Mi", "cpu": "250m", "wallClock": "3s"}))
+    status = site.wait_phase(name, timeout=120)
+    assert (status["phase"], status["failureClass"]) == ("Failed", "TimedOut"), status
+    attempt = status["attempts"][0]
+    assert attempt["partialFiles"] == 2, attempt
+    assert (attempt["telemetry"].get("cpuSeconds") or -1) >= 0, attempt["telemetry"]
+    rows = site.rows("SELECT filename, partial FROM outputs ORDER BY filename")
+    assert rows == [{"filename": "diagnostic.json", "partial": True}, {"filename": "plots/first.png", "partial": True}]
+    assert len(keys(site, "/partial/")) == 2
+    assert site.rows("SELECT count(*) AS n FROM scalar_values")[0]["n"] == 0, "nothing ingested"

@@ -421,8 +421,10 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
     log("publishing", outputLocation=mask_url(settings.store_url), partialBudget=settings.publish_budget_seconds)
     partial_left = partial_budget(settings.publish_budget_seconds, time.monotonic(), lambda: bool(terminated))
     try:
+        # spec.results.directory is mounted into this container at the same path (read-only)
+        results_dir = Path(settings.results.directory) if settings.results.directory else settings.output_dir
         summary = publish_and_ingest(settings.output_dir, record, settings.results, target, store, engine,
-                                     results_dir=settings.output_dir, partial_seconds_left=partial_left,
+                                     results_dir=results_dir, partial_seconds_left=partial_left,
                                      retry=options.retry, log=lambda message: log("retry", message=message))
     except Exception as exc:  # a bug: report it, still leave a parseable summary behind
         log("error", message=f"publishing failed unexpectedly: {type(exc).__name__}: {exc}")
