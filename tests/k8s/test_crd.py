@@ -92,9 +92,11 @@ def test_the_server_applies_the_models_defaults(crd: str, namespace: str) -> Non
     assert spec["retry"]["backoff"] == {"initial": "10s", "max": "10m", "factor": 2}
     assert spec["diagnostic"]["version"] == "1"
     assert spec["results"] == {"metricBundle": "diagnostic.json", "outputBundle": "output.json",
-                               "series": "series.json", "controlledVocabulary": "warn"}
+                               "series": "series.json", "controlledVocabulary": "warn", "compat": "none"}
     assert (spec["pendingTimeout"], spec["cancel"], spec["runtime"], spec["args"], spec["env"]) == (
         "10m", False, {"shim": True}, [], [])
+    assert (spec["volumes"], spec["envSources"]) == ([], [])
+    assert "directory" not in spec["results"]  # absent, not null
     assert "datasetHash" not in spec and "cpuLimit" not in spec["resources"]  # absent, not null
 
 
