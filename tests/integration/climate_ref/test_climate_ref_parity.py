@@ -117,8 +117,9 @@ def _rows(engine: Engine, execution_id: int) -> tuple[list[Row], list[Row], list
                       .where(SeriesValue.execution_id == execution_id).order_by(SeriesValue.id))]
         outputs = [{"output_type": r.output_type, "short_name": r.short_name, "filename": r.filename,
                     "long_name": r.long_name, "description": r.description, "dimensions": r.dimensions}
-                   for r in conn.execute(select(Output).where(Output.execution_id == execution_id)
-                                         .order_by(Output.id))]
+                   # the outputs a bundle registered; a refused bundle's files are kept as partial files only
+                   for r in conn.execute(select(Output).where(Output.execution_id == execution_id,
+                                                              Output.partial.is_(False)).order_by(Output.id))]
     return scalars, series, outputs
 
 

@@ -91,7 +91,8 @@ def test_with_data_example_reads_its_input_and_publishes_its_results_folder(
                               "--config", str(write(tmp_path / "site.yaml", site)), "--keep-scratch")
     assert code == 0, err + json.dumps(out)
     assert (out["phase"], out["failureClass"]) == ("Succeeded", "Success")
-    assert show(out["name"], local_env)["status"]["ingested"] == {"outputs": 6, "scalarValues": 24, "seriesValues": 4}
+    assert show(out["name"], local_env)["status"]["ingested"] == {"outputs": 6, "scalarValues": 24, "seriesValues": 4,
+                                                                  "dropped": 0}
     log = stored_log(tmp_path)
     assert f"reading annual-mean tas from {root}/cmip-sample" in log and "generating synthetic" not in log
     # The bundles are where the diagnostic put them (seen through the mount: the host folder), and stay there.

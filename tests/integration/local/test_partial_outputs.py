@@ -45,7 +45,7 @@ def partial_of(keys: list[str]) -> list[str]:
 
 def assert_nothing_ingested(name: str, env: dict[str, str], partial: list[str]) -> None:
     status = show(name, env)["status"]
-    assert status["ingested"] == {"outputs": 0, "scalarValues": 0, "seriesValues": 0}
+    assert status["ingested"] == {"outputs": 0, "scalarValues": 0, "seriesValues": 0, "dropped": 0}
     assert status["attempts"][0]["partialFiles"] == len(partial)
     values = cli("executions", "values", name, "--json", env=env)
     assert values.returncode == 0 and values.stdout.strip() == "[]", values.stdout
