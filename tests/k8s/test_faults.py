@@ -600,7 +600,7 @@ def publish_site(crd: None, images: None, fault_namespace: str, private_postgres
                  s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[Site, HttpFaultProxy, PostgresServer]]:
     """The real node; the database on the private server; the store behind a fault proxy."""
     db_url = private_postgres.create_database(f"fault_{uuid.uuid4().hex[:8]}")
-    proxy = HttpFaultProxy(s3_server.port)
+    proxy = HttpFaultProxy(s3_server.port, s3_server.host)  # the cluster layer: on the node address
     bucket = s3_server.create_bucket()
     env = dict(s3_server.env) | {"DIAGNOSTIC_OPERATOR_S3_ENDPOINT_URL": proxy.endpoint_url,
                                  "AWS_ENDPOINT_URL_S3": proxy.endpoint_url}
