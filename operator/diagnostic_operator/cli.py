@@ -241,11 +241,43 @@ def spec_reference(
 @app.command("crd")
 def crd(
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Server-side apply the CRD to the cluster (field manager diagnostic-operator, forced) "
+                        "with the Pod's service account, and wait until it is Established. The chart's "
+                        "pre-install/pre-upgrade hook runs this.")] = False,
+    annotate: Annotated[list[str] | None, typer.Option(
+        "--annotate", help="With --apply: an annotation KEY=VALUE on the CRD (repeatable), e.g. "
+                           "helm.sh/resource-policy=keep.")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="With --apply: seconds to wait for the CRD to be Established.", min=1.0)] = 60.0,
 ) -> None:
     """Print the DiagnosticExecution CRD (crds/diagnostic-operator.io_diagnosticexecutions.yaml) generated from
-    the models."""
-    from diagnostic_operator.crd import render_crd
+    the models, or apply it to the cluster (--apply)."""
+    from diagnostic_operator.crd import build_crd, render_crd
 
+    if apply:
+        from diagnostic_operator import incluster
+
+        manifest = build_crd()
+        annotations: dict[str, str] = {}
+        for item in annotate or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise fail(f"--annotate: {item!r} is not KEY=VALUE")
+            annotations[key] = value
+        if annotations:
+            manifest["metadata"]["annotations"] = annotations
+        name = manifest["metadata"]["name"]
+        try:
+            applied = incluster.apply_crd(incluster.Client.in_cluster(), manifest, timeout=timeout)
+        except incluster.ApiError as exc:
+            raise fail(f"applying CustomResourceDefinition {name}: {exc}", code=1) from None
+        versions = [v["name"] for v in applied.get("spec", {}).get("versions", [])]
+        console.print(f"CustomResourceDefinition {name} applied and Established (versions: {', '.join(versions)}, "
+                      f"generation {applied.get('metadata', {}).get('generation')})")
+        return
+    if annotate:
+        raise fail("--annotate needs --apply")
     text = render_crd()
     if output is None:
         sys.stdout.write(text)

@@ -176,8 +176,9 @@ def test_namespaced_install_renders_and_passes_server_dry_run_under_restricted_p
     release = f"chart-{_suffix()}"
     docs = render(release, release_ns, "namespaced-values.yaml", watchNamespaces="{" + ",".join(watched) + "}")
     by_kind = _kinds(docs)
-    assert sorted(by_kind) == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "KopfPeering",
+    assert sorted(by_kind) == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Job", "KopfPeering",
                                "Role", "RoleBinding", "Service", "ServiceAccount"]
+    assert [j["metadata"]["name"] for j in by_kind["Job"]] == [f"{release}-diagnostic-operator-crds"]
     assert sorted(r["metadata"]["namespace"] for r in by_kind["Role"]) == sorted(watched)
     assert sorted(p["metadata"]["namespace"] for p in by_kind["KopfPeering"]) == sorted(watched)
     execution_sas = [s for s in by_kind["ServiceAccount"] if s["metadata"]["name"] == EXECUTION_SA]
@@ -214,7 +215,8 @@ def test_cluster_wide_install_renders_and_passes_server_dry_run(chart_crds: None
     docs = render(release, release_ns, "clusterwide-values.yaml")
     by_kind = _kinds(docs)
     assert "Role" not in by_kind and "KopfPeering" not in by_kind
-    assert [c["metadata"]["name"] for c in by_kind["ClusterRole"]] == [f"{release}-diagnostic-operator"]
+    assert [c["metadata"]["name"] for c in by_kind["ClusterRole"]
+            if c["metadata"]["labels"]["app.kubernetes.io/component"] == "operator"] == [f"{release}-diagnostic-operator"]
     assert [p["metadata"]["name"] for p in by_kind["ClusterKopfPeering"]] == [f"{release}-diagnostic-operator"]
     args = by_kind["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not [a for a in args if a.startswith("--namespace")], "cluster-wide: no --namespace"

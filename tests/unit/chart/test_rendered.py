@@ -1,0 +1,133 @@
+"""The chart rendered by ``helm template`` (no cluster): the CRD hook, the aggregated ClusterRoles, the ``helm
+test`` hook and the operator's log/extra values. Skipped when no helm binary is found (``helm`` on PATH or the
+cluster layer's pinned one under ~/.cache/diagnostic-operator/bin/)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+CHART = ROOT / "charts" / "diagnostic-operator"
+CI = CHART / "ci"
+KUBE_VERSION = "1.36.2"
+HOOK = "helm.sh/hook"
+CRD_NAME = "diagnosticexecutions.diagnostic-operator.io"
+
+
+def _helm() -> str | None:
+    found = shutil.which("helm")
+    if found:
+        return found
+    pinned = sorted(Path.home().glob(".cache/diagnostic-operator/bin/*/helm"))
+    return str(pinned[-1]) if pinned else None
+
+
+HELM = _helm()
+pytestmark = pytest.mark.skipif(HELM is None, reason="no helm binary")
+
+
+def render(*values_files: str, **sets: str) -> list[dict[str, Any]]:
+    assert HELM is not None
+    args = [HELM, "template", "rel", str(CHART), "--namespace", "ops", "--kube-version", KUBE_VERSION,
+            "--set", "secret.existingSecret=db"]
+    for name in values_files:
+        args += ["--values", str(CI / name)]
+    for key, value in sets.items():
+        args += ["--set", f"{key.replace('__', '.')}={value}"]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def _hooks(docs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [d for d in docs if event in (d["metadata"].get("annotations") or {}).get(HOOK, "").split(",")]
+
+
+def _weight(doc: dict[str, Any]) -> int:
+    return int(doc["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+
+
+RESTRICTED = {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+              "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+# ------------------------------------------------------------------------------------------------ CRD hook
+
+
+def test_crd_hook_applies_the_crd_before_install_and_upgrade_with_rbac_first() -> None:
+    docs = render()
+    for event in ("pre-install", "pre-upgrade"):
+        hooks = _hooks(docs, event)
+        assert sorted(d["kind"] for d in hooks) == ["ClusterRole", "ClusterRoleBinding", "Job", "ServiceAccount"]
+        job = next(d for d in hooks if d["kind"] == "Job")
+        assert all(_weight(d) < _weight(job) for d in hooks if d is not job), "RBAC exists before the Job"
+    for doc in _hooks(docs, "pre-install"):
+        assert doc["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    role = next(d for d in _hooks(docs, "pre-install") if d["kind"] == "ClusterRole")
+    assert role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+                              "resourceNames": [CRD_NAME], "verbs": ["get", "create", "patch"]}]
+    binding = next(d for d in _hooks(docs, "pre-install") if d["kind"] == "ClusterRoleBinding")
+    sa = next(d for d in _hooks(docs, "pre-install") if d["kind"] == "ServiceAccount")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "ops"}]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+    job = next(d for d in docs if d["kind"] == "Job")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"] and pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is True
+    container = pod["containers"][0]
+    assert container["args"] == ["crd", "--apply", "--annotate=helm.sh/resource-policy=keep"]
+    assert RESTRICTED.items() <= container["securityContext"].items()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert "hostNetwork" not in pod
+
+
+def test_crd_hook_follows_the_operators_network_and_placement_values() -> None:
+    docs = render("test-cluster-values.yaml")
+    job_pod = next(d for d in docs if d["kind"] == "Job")["spec"]["template"]["spec"]
+    operator_pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    for key in ("hostNetwork", "dnsPolicy", "nodeSelector", "tolerations"):
+        assert job_pod[key] == operator_pod[key], key
+    env = {e["name"]: e.get("value") for e in job_pod["containers"][0]["env"]}
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "6443")
+    assert job_pod["containers"][0]["imagePullPolicy"] == "Never"
+
+
+def test_crds_values() -> None:
+    assert not [d for d in render(crds__install="false") if d["kind"] == "Job"]
+    job = next(d for d in render(crds__keep="false") if d["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["crd", "--apply"]
+
+
+def test_the_crd_in_crds_is_the_one_the_hook_applies() -> None:
+    """The first install's copy (crds/) and the hook's CRD (generated by the image) are the same object."""
+    from diagnostic_operator.crd import build_crd  # noqa: PLC0415
+
+    text = (CHART / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml").read_text()
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    assert docs == [build_crd()]
+
+
+# ------------------------------------------------------------------------------------------------ operator values
+
+
+def test_operator_log_format_verbosity_extra_args_and_env() -> None:
+    def operator(**sets: str) -> dict[str, Any]:
+        deployment = next(d for d in render(**sets) if d["kind"] == "Deployment")
+        container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+        return container
+
+    default = operator()
+    assert "--log-format=json" in default["args"] and "--verbose" not in default["args"]
+    changed = operator(**{"operator.logFormat": "plain", "operator.verbose": "true",
+                          "operator.extraArgs[0]": "--no-gc-tuning",
+                          "operator.extraEnv[0].name": "EXTRA", "operator.extraEnv[0].value": "on"})
+    assert "--log-format=plain" in changed["args"] and "--verbose" in changed["args"]
+    assert changed["args"][-1] == "--no-gc-tuning"
+    assert {"name": "EXTRA", "value": "on"} in changed["env"]
