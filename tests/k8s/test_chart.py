@@ -360,6 +360,46 @@ def test_cluster_wide_rbac(chart_crds: None, chart_namespaces: Callable[[str], s
         _delete(docs)
 
 
+def test_aggregated_roles_give_view_and_edit_users_their_rights_on_executions(
+        chart_crds: None, chart_namespaces: Callable[[str], str]) -> None:
+    """The chart's ClusterRoles aggregate into the built-in view / edit roles: users bound to those in a
+    namespace (RoleBindings) can read, respectively also create, patch (cancel) and delete executions there."""
+    release_ns, work, other = chart_namespaces("rel"), chart_namespaces("users"), chart_namespaces("other")
+    release = f"chart-{_suffix()}"
+    docs = [d for d in render(release, release_ns, "namespaced-values.yaml")
+            if d["kind"] == "ClusterRole" and d["metadata"]["labels"].get("app.kubernetes.io/component") == "user-roles"]
+    assert len(docs) == 2, docs
+    viewer, editor = f"chart-viewer-{_suffix()}", f"chart-editor-{_suffix()}"
+    bindings = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": f"chart-{role}", "namespace": work},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                 "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+                for role, user in (("view", viewer), ("edit", editor))]
+    apply(docs)
+    apply(bindings)
+    dx = f"diagnosticexecutions.{GROUP}"
+    try:
+        # the aggregation controller copies the rules into view/edit/admin shortly after the roles exist
+        wait_for(lambda: can_i("list", dx, viewer, work) and can_i("create", dx, editor, work), timeout=60,
+                 describe="the aggregated rules to reach the built-in roles")
+        wrong = [f"viewer cannot {v}" for v in ("get", "list", "watch") if not can_i(v, dx, viewer, work)]
+        if not can_i("get", dx, viewer, work, "status"):
+            wrong.append("viewer cannot get status")
+        wrong += [f"viewer can {v}" for v in ("create", "update", "patch", "delete") if can_i(v, dx, viewer, work)]
+        wrong += [f"editor cannot {v}" for v in ("get", "list", "watch", "create", "update", "patch", "delete")
+                  if not can_i(v, dx, editor, work)]
+        if can_i("patch", dx, editor, work, "status"):
+            wrong.append("editor can patch status (the operator's)")
+        wrong += [f"{who} can list in another namespace" for who in (viewer, editor) if can_i("list", dx, who, other)]
+        admin = kubectl("get", "clusterrole", "admin", json=True)
+        if not any("diagnosticexecutions" in rule.get("resources", []) and "delete" in rule.get("verbs", [])
+                   for rule in admin.get("rules", [])):
+            wrong.append("the built-in admin role did not aggregate the edit rules")
+        assert not wrong, wrong
+    finally:
+        _delete(bindings + docs)
+
+
 # ------------------------------------------------------------------------------------------------ the story
 
 

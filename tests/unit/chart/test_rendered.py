@@ -131,3 +131,44 @@ def test_operator_log_format_verbosity_extra_args_and_env() -> None:
     assert "--log-format=plain" in changed["args"] and "--verbose" in changed["args"]
     assert changed["args"][-1] == "--no-gc-tuning"
     assert {"name": "EXTRA", "value": "on"} in changed["env"]
+
+
+# ------------------------------------------------------------------------------------------------ user roles
+
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def _user_roles(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Aggregated ClusterRoles by the built-in role they feed (view, edit, admin)."""
+    roles: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if doc["kind"] != "ClusterRole":
+            continue
+        for label, value in doc["metadata"]["labels"].items():
+            if label.startswith(AGGREGATE) and value == "true":
+                assert label.removeprefix(AGGREGATE) not in roles, "one role per built-in role"
+                roles[label.removeprefix(AGGREGATE)] = doc
+    return roles
+
+
+def _verbs(role: dict[str, Any], resource: str) -> set[str]:
+    return {verb for rule in role["rules"] if resource in rule["resources"]
+            and rule["apiGroups"] == ["diagnostic-operator.io"] for verb in rule["verbs"]}
+
+
+def test_aggregated_roles_for_view_edit_and_admin() -> None:
+    roles = _user_roles(render())
+    assert set(roles) == {"view", "edit", "admin"}
+    read = {"get", "list", "watch"}
+    assert _verbs(roles["view"], "diagnosticexecutions") == read
+    assert _verbs(roles["view"], "diagnosticexecutions/status") == read
+    for name in ("edit", "admin"):
+        assert _verbs(roles[name], "diagnosticexecutions") == read | {"create", "update", "patch", "delete"}
+        assert _verbs(roles[name], "diagnosticexecutions/status") == read, "the status is the operator's"
+    for role in roles.values():
+        assert {g for rule in role["rules"] for g in rule["apiGroups"]} == {"diagnostic-operator.io"}
+
+
+def test_aggregated_roles_can_be_switched_off() -> None:
+    assert _user_roles(render(rbac__aggregateToDefaultRoles="false")) == {}
+    assert _user_roles(render(rbac__create="false")) == {}
