@@ -285,6 +285,53 @@ def crd(
         output.write_text(text, encoding="utf-8")
 
 
+@app.command("selftest-diagnostic")
+def selftest_diagnostic(
+    folder: Annotated[Path | None, typer.Argument(
+        help="Where to write; default: DIAGNOSTIC_OUTPUT_DIR (set by the runner shim).", show_default=False)] = None,
+) -> None:
+    """The diagnostic of the chart's `helm test`: write minimal valid CMEC bundles (diagnostic.json with one
+    scalar value, output.json naming no files)."""
+    import os
+
+    from diagnostic_operator import selftest
+
+    target = folder or (Path(os.environ["DIAGNOSTIC_OUTPUT_DIR"]) if os.environ.get("DIAGNOSTIC_OUTPUT_DIR")
+                        else None)
+    if target is None:
+        raise fail("no folder given and DIAGNOSTIC_OUTPUT_DIR is not set")
+    for path in selftest.write_bundles(target):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("selftest")
+def selftest_command(
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Where the test execution runs.")],
+    image: Annotated[str, typer.Option(help="The product image the test execution runs.")],
+    name: Annotated[str | None, typer.Option(
+        help="Name of the test execution; default: selftest-<random>.", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the execution to end.", min=1.0)] = 300.0,
+) -> None:
+    """The chart's `helm test`: create a tiny DiagnosticExecution (this image writing minimal CMEC bundles) with
+    the Pod's service account, wait until it ends, delete it if it succeeded. Exit 0 only if it succeeded."""
+    import secrets
+
+    from diagnostic_operator import incluster, selftest
+
+    name = name or f"selftest-{secrets.token_hex(3)}"
+    try:
+        status = selftest.run(incluster.Client.in_cluster(), namespace, name, image, timeout,
+                              say=lambda line: console.print(line, highlight=False))
+    except incluster.ApiError as exc:
+        raise fail(f"selftest: {exc}", code=1) from None
+    if status.get("phase") != "Succeeded":
+        detail = " ".join(str(status.get(k) or "") for k in ("failureClass", "reason", "message")).strip()
+        raise fail(f"selftest: {namespace}/{name} ended {status.get('phase')}: {detail} (kept for "
+                   f"kubectl -n {namespace} describe diagnosticexecution {name})", code=1)
+    console.print(f"selftest passed: {namespace}/{name} succeeded, ingested {status.get('ingested')}",
+                  highlight=False)
+
+
 @app.command("install-shim")
 def install_shim(
     bin_dir: Annotated[Path, typer.Argument(help="Where shim.sh goes (the Pod's do-bin volume).")],

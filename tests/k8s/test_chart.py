@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import socket
 import string
 import subprocess
@@ -546,6 +547,16 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     keys = [o["Key"] for o in s3_store_url.server.client().list_objects_v2(
         Bucket=s3_store_url.bucket).get("Contents", [])]
     assert any(key.endswith("diagnostic.json") for key in keys), keys
+
+    # 2b. `helm test`: the test Pod (its own ServiceAccount and Role) runs a tiny execution of the product image
+    #     in the watched namespace, which succeeds and is deleted; the hook objects go once it passed
+    proc = helm("test", release, "--namespace", release_ns, "--timeout", "5m", timeout=400, check=False)
+    assert proc.returncode == 0, f"helm test failed:\n{proc.stdout}\n{proc.stderr}\n{diagnostics()}"
+    assert re.search(r"^Phase:\s+Succeeded$", proc.stdout, re.MULTILINE), proc.stdout
+    assert not kubectl("get", f"diagnosticexecutions.{GROUP}", "-l", "app.kubernetes.io/component=helm-test",
+                       "-o", "name", namespace=runs).strip(), "the passed test deletes its execution"
+    assert not kubectl("get", "pods,serviceaccounts", "-l", "app.kubernetes.io/component=helm-test", "-o", "name",
+                       namespace=release_ns).strip()
 
     # 3. helm upgrade with a changed value while an execution is in flight: the operator Pod is replaced
     #    (Recreate), the new one adopts the running attempt, and the run ends with that one attempt

@@ -172,3 +172,34 @@ def test_aggregated_roles_for_view_edit_and_admin() -> None:
 def test_aggregated_roles_can_be_switched_off() -> None:
     assert _user_roles(render(rbac__aggregateToDefaultRoles="false")) == {}
     assert _user_roles(render(rbac__create="false")) == {}
+
+
+# ------------------------------------------------------------------------------------------------ helm test
+
+
+def test_helm_test_hook_creates_an_execution_with_the_least_rbac() -> None:
+    docs = render(watchNamespaces="{runs}")
+    hooks = _hooks(docs, "test")
+    by_kind = {d["kind"]: d for d in hooks}
+    assert sorted(by_kind) == ["Pod", "Role", "RoleBinding", "ServiceAccount"]
+    assert all(_weight(d) < _weight(by_kind["Pod"]) for d in hooks if d["kind"] != "Pod")
+    role = by_kind["Role"]
+    assert role["metadata"]["namespace"] == "runs"
+    assert role["rules"] == [{"apiGroups": ["diagnostic-operator.io"], "resources": ["diagnosticexecutions"],
+                              "verbs": ["create", "get", "delete"]}]
+    assert by_kind["RoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": by_kind["ServiceAccount"]["metadata"]["name"], "namespace": "ops"}]
+    pod = by_kind["Pod"]["spec"]
+    assert pod["serviceAccountName"] == by_kind["ServiceAccount"]["metadata"]["name"]
+    assert pod["containers"][0]["args"] == ["selftest", "--namespace=runs", "--image=diagnostic-operator:0.1.0",
+                                            "--timeout=300"]
+    assert RESTRICTED.items() <= pod["containers"][0]["securityContext"].items()
+    assert not [d for d in docs if d["kind"] == "Pod" and d not in hooks], "only hook Pods"
+
+
+def test_helm_test_namespace_and_switch() -> None:
+    pod = next(d for d in _hooks(render(rbac__scope="clusterWide"), "test") if d["kind"] == "Pod")
+    assert "--namespace=ops" in pod["spec"]["containers"][0]["args"]
+    pod = next(d for d in _hooks(render(helmTest__namespace="elsewhere"), "test") if d["kind"] == "Pod")
+    assert "--namespace=elsewhere" in pod["spec"]["containers"][0]["args"]
+    assert not _hooks(render(helmTest__enabled="false"), "test")
