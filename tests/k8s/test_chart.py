@@ -558,6 +558,14 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     assert not kubectl("get", "pods,serviceaccounts", "-l", "app.kubernetes.io/component=helm-test", "-o", "name",
                        namespace=release_ns).strip()
 
+    # 2c. NOTES.txt's next steps work as printed: its first execution (the product image) succeeds
+    notes = helm("get", "notes", release, "--namespace", release_ns).stdout
+    assert f"kubectl -n {runs} apply -f - <<'YAML'" in notes, notes
+    start = notes.index("<<'YAML'\n") + len("<<'YAML'\n")
+    apply(notes[start:notes.index("\nYAML\n", start)], namespace=runs)
+    wait_for(lambda: _phase("first-run", runs) == "Succeeded", timeout=300, describe="NOTES' first-run to succeed",
+             interval=2, diagnostics=diagnostics)
+
     # 3. helm upgrade with a changed value while an execution is in flight: the operator Pod is replaced
     #    (Recreate), the new one adopts the running attempt, and the run ends with that one attempt
     apply(_execution(examples / "global-mean-bias.yaml", name="in-flight", env={"EXAMPLE_SLEEP": "45"}),
@@ -601,6 +609,6 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
              diagnostics=left_behind)
     assert kubectl("get", "secrets", SECRET, "-o", "name", namespace=release_ns).strip(), "the user's Secret stays"
     names = kubectl("get", f"diagnosticexecutions.{GROUP}", "-o", "name", namespace=runs).split()
-    assert len(names) == 3, names
+    assert len(names) == 4, names  # global-mean-bias, example-exit-nonzero, first-run, in-flight
     kubectl("get", f"crd/diagnosticexecutions.{GROUP}")
     engine.dispose()

@@ -203,3 +203,62 @@ def test_helm_test_namespace_and_switch() -> None:
     pod = next(d for d in _hooks(render(helmTest__namespace="elsewhere"), "test") if d["kind"] == "Pod")
     assert "--namespace=elsewhere" in pod["spec"]["containers"][0]["args"]
     assert not _hooks(render(helmTest__enabled="false"), "test")
+
+
+# ------------------------------------------------------------------------------------------------ NOTES, metadata
+
+
+def render_notes(tmp_path: Path, *values_files: str, **sets: str) -> str:
+    """NOTES.txt as `helm install` prints it (helm template does not render NOTES: a copy of the chart renders it
+    through `tpl` into a ConfigMap)."""
+    assert HELM is not None
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    (chart / "files").mkdir()
+    shutil.move(chart / "templates" / "NOTES.txt", chart / "files" / "NOTES.txt")
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+        'data:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n')
+    args = [HELM, "template", "rel", str(chart), "--namespace", "ops", "--kube-version", KUBE_VERSION,
+            "--set", "secret.existingSecret=db", "--show-only", "templates/zz-notes.yaml"]
+    for name in values_files:
+        args += ["--values", str(CI / name)]
+    for key, value in sets.items():
+        args += ["--set", f"{key.replace('__', '.')}={value}"]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    notes: str = yaml.safe_load(proc.stdout)["data"]["notes"]
+    return notes
+
+
+def notes_manifest(notes: str) -> str:
+    """The first execution's manifest, between `<<'YAML'` and a line `YAML`, as the shell reads it."""
+    start = notes.index("<<'YAML'\n") + len("<<'YAML'\n")
+    return notes[start:notes.index("\nYAML\n", start)]
+
+
+def test_notes_first_execution_is_a_valid_manifest_of_the_product_image(tmp_path: Path) -> None:
+    from diagnostic_operator.manifest import load_manifests  # noqa: PLC0415
+
+    notes = render_notes(tmp_path, watchNamespaces="{runs}")
+    path = tmp_path / "first.yaml"
+    path.write_text(notes_manifest(notes))
+    [execution] = load_manifests(path)
+    assert execution.spec.image == "diagnostic-operator:0.1.0"
+    assert execution.spec.command == ["diagnostic-operator", "selftest-diagnostic"]
+    assert "kubectl -n runs apply -f - <<'YAML'" in notes
+    assert "helm test rel -n ops" in notes
+    assert "kubectl -n ops rollout status deployment/rel-diagnostic-operator" in notes
+    assert "helm test" not in render_notes(tmp_path / "off", helmTest__enabled="false")
+
+
+def test_chart_metadata() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+    images = yaml.safe_load(chart["annotations"]["artifacthub.io/images"])
+    assert images == [{"name": "diagnostic-operator", "image": f"diagnostic-operator:{chart['appVersion']}"}]
+    crds = yaml.safe_load(chart["annotations"]["artifacthub.io/crds"])
+    assert [c["name"] for c in crds] == [CRD_NAME]
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog and "## [0.1.0]" in changelog
