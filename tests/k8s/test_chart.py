@@ -369,6 +369,32 @@ def test_cluster_wide_rbac(chart_crds: None, chart_namespaces: Callable[[str], s
         _delete(docs)
 
 
+def test_crd_hook_rbac_reaches_only_the_products_crd(chart_crds: None, chart_namespaces: Callable[[str], str]) -> None:
+    """The CRD hook's ServiceAccount (a hook object, so applied here by hand) may get, create and patch the one
+    CRD by name, and nothing else."""
+    release_ns = chart_namespaces("rel")
+    release = f"chart-{_suffix()}"
+    docs = [d for d in render(release, release_ns, "namespaced-values.yaml")
+            if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding") and "pre-install" in _hook(d)]
+    assert len(docs) == 3, docs
+    apply(docs)
+    hook = f"system:serviceaccount:{release_ns}:{release}-diagnostic-operator-crds"
+    crd = f"customresourcedefinitions.apiextensions.k8s.io/diagnosticexecutions.{GROUP}"
+    other = "customresourcedefinitions.apiextensions.k8s.io/kopfpeerings.kopf.dev"
+    try:
+        wait_for(lambda: can_i("patch", crd, hook), timeout=30, describe="the hook's ClusterRoleBinding")
+        wrong = [f"cannot {v} the CRD" for v in ("get", "create", "patch") if not can_i(v, crd, hook)]
+        wrong += [f"can {v} the CRD" for v in ("delete", "update") if can_i(v, crd, hook)]
+        wrong += [f"can {v} another CRD" for v in ("get", "patch", "delete") if can_i(v, other, hook)]
+        wrong += [f"can {v} {r}" for v, r in (("list", "customresourcedefinitions.apiextensions.k8s.io"),
+                                              ("list", f"diagnosticexecutions.{GROUP}"), ("get", "secrets"),
+                                              ("create", "pods"))
+                  if can_i(v, r, hook)]
+        assert not wrong, wrong
+    finally:
+        _delete(docs)
+
+
 def test_aggregated_roles_give_view_and_edit_users_their_rights_on_executions(
         chart_crds: None, chart_namespaces: Callable[[str], str]) -> None:
     """The chart's ClusterRoles aggregate into the built-in view / edit roles: users bound to those in a
