@@ -241,16 +241,95 @@ def spec_reference(
 @app.command("crd")
 def crd(
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Server-side apply the CRD to the cluster (field manager diagnostic-operator, forced) "
+                        "with the Pod's service account, and wait until it is Established. The chart's "
+                        "pre-install/pre-upgrade hook runs this.")] = False,
+    annotate: Annotated[list[str] | None, typer.Option(
+        "--annotate", help="With --apply: an annotation KEY=VALUE on the CRD (repeatable), e.g. "
+                           "helm.sh/resource-policy=keep.")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="With --apply: seconds to wait for the CRD to be Established.", min=1.0)] = 60.0,
 ) -> None:
     """Print the DiagnosticExecution CRD (crds/diagnostic-operator.io_diagnosticexecutions.yaml) generated from
-    the models."""
-    from diagnostic_operator.crd import render_crd
+    the models, or apply it to the cluster (--apply)."""
+    from diagnostic_operator.crd import build_crd, render_crd
 
+    if apply:
+        from diagnostic_operator import incluster
+
+        manifest = build_crd()
+        annotations: dict[str, str] = {}
+        for item in annotate or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise fail(f"--annotate: {item!r} is not KEY=VALUE")
+            annotations[key] = value
+        if annotations:
+            manifest["metadata"]["annotations"] = annotations
+        name = manifest["metadata"]["name"]
+        try:
+            applied = incluster.apply_crd(incluster.Client.in_cluster(), manifest, timeout=timeout)
+        except incluster.ApiError as exc:
+            raise fail(f"applying CustomResourceDefinition {name}: {exc}", code=1) from None
+        versions = [v["name"] for v in applied.get("spec", {}).get("versions", [])]
+        console.print(f"CustomResourceDefinition {name} applied and Established (versions: {', '.join(versions)}, "
+                      f"generation {applied.get('metadata', {}).get('generation')})")
+        return
+    if annotate:
+        raise fail("--annotate needs --apply")
     text = render_crd()
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@app.command("selftest-diagnostic")
+def selftest_diagnostic(
+    folder: Annotated[Path | None, typer.Argument(
+        help="Where to write; default: DIAGNOSTIC_OUTPUT_DIR (set by the runner shim).", show_default=False)] = None,
+) -> None:
+    """The diagnostic of the chart's `helm test`: write minimal valid CMEC bundles (diagnostic.json with one
+    scalar value, output.json naming no files)."""
+    import os
+
+    from diagnostic_operator import selftest
+
+    target = folder or (Path(os.environ["DIAGNOSTIC_OUTPUT_DIR"]) if os.environ.get("DIAGNOSTIC_OUTPUT_DIR")
+                        else None)
+    if target is None:
+        raise fail("no folder given and DIAGNOSTIC_OUTPUT_DIR is not set")
+    for path in selftest.write_bundles(target):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("selftest")
+def selftest_command(
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Where the test execution runs.")],
+    image: Annotated[str, typer.Option(help="The product image the test execution runs.")],
+    name: Annotated[str | None, typer.Option(
+        help="Name of the test execution; default: selftest-<random>.", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the execution to end.", min=1.0)] = 300.0,
+) -> None:
+    """The chart's `helm test`: create a tiny DiagnosticExecution (this image writing minimal CMEC bundles) with
+    the Pod's service account, wait until it ends, delete it if it succeeded. Exit 0 only if it succeeded."""
+    import secrets
+
+    from diagnostic_operator import incluster, selftest
+
+    name = name or f"selftest-{secrets.token_hex(3)}"
+    try:
+        status = selftest.run(incluster.Client.in_cluster(), namespace, name, image, timeout,
+                              say=lambda line: console.print(line, highlight=False))
+    except incluster.ApiError as exc:
+        raise fail(f"selftest: {exc}", code=1) from None
+    if status.get("phase") != "Succeeded":
+        detail = " ".join(str(status.get(k) or "") for k in ("failureClass", "reason", "message")).strip()
+        raise fail(f"selftest: {namespace}/{name} ended {status.get('phase')}: {detail} (kept for "
+                   f"kubectl -n {namespace} describe diagnosticexecution {name})", code=1)
+    console.print(f"selftest passed: {namespace}/{name} succeeded, ingested {status.get('ingested')}",
+                  highlight=False)
 
 
 @app.command("install-shim")

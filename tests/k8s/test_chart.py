@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import socket
 import string
 import subprocess
@@ -77,7 +78,14 @@ def kubectl_proc(*args: str, input: str | None = None, timeout: float = 120) -> 
                           env=cluster_env(), check=False)
 
 
+def _hook(doc: dict[str, Any]) -> str:
+    return str((doc["metadata"].get("annotations") or {}).get("helm.sh/hook", ""))
+
+
 def dry_run(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    # The `helm test` Pod is left out: a dry run creates no ServiceAccount, and the ServiceAccount admission
+    # refuses a Pod whose ServiceAccount does not exist (the chart story runs the real `helm test`).
+    docs = [d for d in docs if not (d["kind"] == "Pod" and _hook(d) == "test")]
     proc = kubectl_proc("apply", "--dry-run=server", "-f", "-", input="\n".join(json.dumps(d) for d in docs))
     assert proc.returncode == 0, f"server-side dry run rejected the chart:\n{proc.stderr}"
     return proc
@@ -176,9 +184,11 @@ def test_namespaced_install_renders_and_passes_server_dry_run_under_restricted_p
     release = f"chart-{_suffix()}"
     docs = render(release, release_ns, "namespaced-values.yaml", watchNamespaces="{" + ",".join(watched) + "}")
     by_kind = _kinds(docs)
-    assert sorted(by_kind) == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "KopfPeering",
-                               "Role", "RoleBinding", "Service", "ServiceAccount"]
-    assert sorted(r["metadata"]["namespace"] for r in by_kind["Role"]) == sorted(watched)
+    assert sorted(by_kind) == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Job", "KopfPeering",
+                               "Pod", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    assert [_hook(p) for p in by_kind["Pod"]] == ["test"]
+    assert sorted(r["metadata"]["namespace"] for r in by_kind["Role"] if not _hook(r)) == sorted(watched)
+    assert [j["metadata"]["name"] for j in by_kind["Job"]] == [f"{release}-diagnostic-operator-crds"]
     assert sorted(p["metadata"]["namespace"] for p in by_kind["KopfPeering"]) == sorted(watched)
     execution_sas = [s for s in by_kind["ServiceAccount"] if s["metadata"]["name"] == EXECUTION_SA]
     assert sorted(s["metadata"]["namespace"] for s in execution_sas) == sorted(watched)
@@ -212,9 +222,10 @@ def test_cluster_wide_install_renders_and_passes_server_dry_run(chart_crds: None
     release_ns = chart_namespaces("rel")
     release = f"chart-{_suffix()}"
     docs = render(release, release_ns, "clusterwide-values.yaml")
-    by_kind = _kinds(docs)
+    by_kind = _kinds([d for d in docs if not _hook(d)])
     assert "Role" not in by_kind and "KopfPeering" not in by_kind
-    assert [c["metadata"]["name"] for c in by_kind["ClusterRole"]] == [f"{release}-diagnostic-operator"]
+    assert [c["metadata"]["name"] for c in by_kind["ClusterRole"]
+            if c["metadata"]["labels"]["app.kubernetes.io/component"] == "operator"] == [f"{release}-diagnostic-operator"]
     assert [p["metadata"]["name"] for p in by_kind["ClusterKopfPeering"]] == [f"{release}-diagnostic-operator"]
     args = by_kind["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not [a for a in args if a.startswith("--namespace")], "cluster-wide: no --namespace"
@@ -356,6 +367,72 @@ def test_cluster_wide_rbac(chart_crds: None, chart_namespaces: Callable[[str], s
         assert not wrong, wrong
     finally:
         _delete(docs)
+
+
+def test_crd_hook_rbac_reaches_only_the_products_crd(chart_crds: None, chart_namespaces: Callable[[str], str]) -> None:
+    """The CRD hook's ServiceAccount (a hook object, so applied here by hand) may get, create and patch the one
+    CRD by name, and nothing else."""
+    release_ns = chart_namespaces("rel")
+    release = f"chart-{_suffix()}"
+    docs = [d for d in render(release, release_ns, "namespaced-values.yaml")
+            if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding") and "pre-install" in _hook(d)]
+    assert len(docs) == 3, docs
+    apply(docs)
+    hook = f"system:serviceaccount:{release_ns}:{release}-diagnostic-operator-crds"
+    crd = f"customresourcedefinitions.apiextensions.k8s.io/diagnosticexecutions.{GROUP}"
+    other = "customresourcedefinitions.apiextensions.k8s.io/kopfpeerings.kopf.dev"
+    try:
+        wait_for(lambda: can_i("patch", crd, hook), timeout=30, describe="the hook's ClusterRoleBinding")
+        wrong = [f"cannot {v} the CRD" for v in ("get", "create", "patch") if not can_i(v, crd, hook)]
+        wrong += [f"can {v} the CRD" for v in ("delete", "update") if can_i(v, crd, hook)]
+        wrong += [f"can {v} another CRD" for v in ("get", "patch", "delete") if can_i(v, other, hook)]
+        wrong += [f"can {v} {r}" for v, r in (("list", "customresourcedefinitions.apiextensions.k8s.io"),
+                                              ("list", f"diagnosticexecutions.{GROUP}"), ("get", "secrets"),
+                                              ("create", "pods"))
+                  if can_i(v, r, hook)]
+        assert not wrong, wrong
+    finally:
+        _delete(docs)
+
+
+def test_aggregated_roles_give_view_and_edit_users_their_rights_on_executions(
+        chart_crds: None, chart_namespaces: Callable[[str], str]) -> None:
+    """The chart's ClusterRoles aggregate into the built-in view / edit roles: users bound to those in a
+    namespace (RoleBindings) can read, respectively also create, patch (cancel) and delete executions there."""
+    release_ns, work, other = chart_namespaces("rel"), chart_namespaces("users"), chart_namespaces("other")
+    release = f"chart-{_suffix()}"
+    docs = [d for d in render(release, release_ns, "namespaced-values.yaml")
+            if d["kind"] == "ClusterRole" and d["metadata"]["labels"].get("app.kubernetes.io/component") == "user-roles"]
+    assert len(docs) == 2, docs
+    viewer, editor = f"chart-viewer-{_suffix()}", f"chart-editor-{_suffix()}"
+    bindings = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": f"chart-{role}", "namespace": work},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                 "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+                for role, user in (("view", viewer), ("edit", editor))]
+    apply(docs)
+    apply(bindings)
+    dx = f"diagnosticexecutions.{GROUP}"
+    try:
+        # the aggregation controller copies the rules into view/edit/admin shortly after the roles exist
+        wait_for(lambda: can_i("list", dx, viewer, work) and can_i("create", dx, editor, work), timeout=60,
+                 describe="the aggregated rules to reach the built-in roles")
+        wrong = [f"viewer cannot {v}" for v in ("get", "list", "watch") if not can_i(v, dx, viewer, work)]
+        if not can_i("get", dx, viewer, work, "status"):
+            wrong.append("viewer cannot get status")
+        wrong += [f"viewer can {v}" for v in ("create", "update", "patch", "delete") if can_i(v, dx, viewer, work)]
+        wrong += [f"editor cannot {v}" for v in ("get", "list", "watch", "create", "update", "patch", "delete")
+                  if not can_i(v, dx, editor, work)]
+        if can_i("patch", dx, editor, work, "status"):
+            wrong.append("editor can patch status (the operator's)")
+        wrong += [f"{who} can list in another namespace" for who in (viewer, editor) if can_i("list", dx, who, other)]
+        admin = kubectl("get", "clusterrole", "admin", json=True)
+        if not any("diagnosticexecutions" in rule.get("resources", []) and "delete" in rule.get("verbs", [])
+                   for rule in admin.get("rules", [])):
+            wrong.append("the built-in admin role did not aggregate the edit rules")
+        assert not wrong, wrong
+    finally:
+        _delete(bindings + docs)
 
 
 # ------------------------------------------------------------------------------------------------ the story
@@ -505,6 +582,24 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
         Bucket=s3_store_url.bucket).get("Contents", [])]
     assert any(key.endswith("diagnostic.json") for key in keys), keys
 
+    # 2b. `helm test`: the test Pod (its own ServiceAccount and Role) runs a tiny execution of the product image
+    #     in the watched namespace, which succeeds and is deleted; the hook objects go once it passed
+    proc = helm("test", release, "--namespace", release_ns, "--timeout", "5m", timeout=400, check=False)
+    assert proc.returncode == 0, f"helm test failed:\n{proc.stdout}\n{proc.stderr}\n{diagnostics()}"
+    assert re.search(r"^Phase:\s+Succeeded$", proc.stdout, re.MULTILINE), proc.stdout
+    assert not kubectl("get", f"diagnosticexecutions.{GROUP}", "-l", "app.kubernetes.io/component=helm-test",
+                       "-o", "name", namespace=runs).strip(), "the passed test deletes its execution"
+    assert not kubectl("get", "pods,serviceaccounts", "-l", "app.kubernetes.io/component=helm-test", "-o", "name",
+                       namespace=release_ns).strip()
+
+    # 2c. NOTES.txt's next steps work as printed: its first execution (the product image) succeeds
+    notes = helm("get", "notes", release, "--namespace", release_ns).stdout
+    assert f"kubectl -n {runs} apply -f - <<'YAML'" in notes, notes
+    start = notes.index("<<'YAML'\n") + len("<<'YAML'\n")
+    apply(notes[start:notes.index("\nYAML\n", start)], namespace=runs)
+    wait_for(lambda: _phase("first-run", runs) == "Succeeded", timeout=300, describe="NOTES' first-run to succeed",
+             interval=2, diagnostics=diagnostics)
+
     # 3. helm upgrade with a changed value while an execution is in flight: the operator Pod is replaced
     #    (Recreate), the new one adopts the running attempt, and the run ends with that one attempt
     apply(_execution(examples / "global-mean-bias.yaml", name="in-flight", env={"EXAMPLE_SLEEP": "45"}),
@@ -548,6 +643,6 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
              diagnostics=left_behind)
     assert kubectl("get", "secrets", SECRET, "-o", "name", namespace=release_ns).strip(), "the user's Secret stays"
     names = kubectl("get", f"diagnosticexecutions.{GROUP}", "-o", "name", namespace=runs).split()
-    assert len(names) == 3, names
+    assert len(names) == 4, names  # global-mean-bias, example-exit-nonzero, first-run, in-flight
     kubectl("get", f"crd/diagnosticexecutions.{GROUP}")
     engine.dispose()

@@ -156,3 +156,72 @@ podDefaults:
   resources: [events]
   verbs: [create]
 {{- end -}}
+
+{{/* KUBERNETES_SERVICE_HOST/PORT overrides (kubernetesApi values) as env entries, for every Pod that talks to the
+     API server: the operator and the hook Pods. */}}
+{{- define "diagnostic-operator.apiEnv" -}}
+{{- with .Values.kubernetesApi.host }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.kubernetesApi.port }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level fields the hook Pods (CRD apply, helm test) share with the operator Pod, so they reach the API
+     server and are scheduled wherever the operator can be: network, placement, pull secrets, securityContext. */}}
+{{- define "diagnostic-operator.hookPodSpec" -}}
+automountServiceAccountToken: true
+enableServiceLinks: false
+{{- if .Values.hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . | quote }}
+  {{- end }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 16Mi
+{{- end -}}
+
+{{/* The hook container's common part (after name/args). */}}
+{{- define "diagnostic-operator.hookContainer" -}}
+image: {{ include "diagnostic-operator.image" . | quote }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+env:
+  - name: DIAGNOSTIC_OPERATOR_HOME
+    value: /tmp/diagnostic-operator
+  {{- with include "diagnostic-operator.apiEnv" . | trim }}{{ . | nindent 2 }}{{ end }}
+resources:
+  {{- toYaml .Values.hooks.resources | nindent 2 }}
+securityContext:
+  {{- toYaml .Values.securityContext | nindent 2 }}
+terminationMessagePolicy: FallbackToLogsOnError
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+{{- end -}}
