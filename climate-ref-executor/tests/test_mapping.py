@@ -6,8 +6,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-
 from diagnostic_operator.spec import DiagnosticExecution
+
 from diagnostic_operator_climate_ref import exit_codes
 from diagnostic_operator_climate_ref.mapping import (
     LABEL_EXECUTION_ID,

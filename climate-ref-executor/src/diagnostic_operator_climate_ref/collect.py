@@ -10,11 +10,12 @@ from pathlib import Path
 
 from climate_ref.config import Config
 from climate_ref.database import Database
-from climate_ref.executor.result_handling import copy_output_file, handle_execution_result, record_failure
+from climate_ref.executor.result_handling import handle_execution_result, record_failure
 from climate_ref.models import Execution
 from climate_ref.models.execution import ExecutionFailureReason
 from climate_ref_core.diagnostics import ExecutionDefinition, ExecutionResult
 from climate_ref_core.logging import EXECUTION_LOG_FILENAME
+from climate_ref_core.output_files import copy_output_file
 from loguru import logger
 
 from .outcome import Action, FailureReason, Outcome

@@ -32,7 +32,7 @@ class LightkubeDxApi:
         from lightkube import ApiError  # noqa: PLC0415
 
         try:
-            self._client.create(self._resource(manifest))  # type: ignore[operator]
+            self._client.create(self._resource.from_dict(manifest))
         except ApiError as exc:
             if exc.status.code != 409:  # AlreadyExists: a run() repeated for the same execution
                 raise
@@ -46,7 +46,8 @@ class LightkubeDxApi:
             if exc.status.code == 404:
                 return None
             raise
-        return dict(obj.to_dict())  # type: ignore[attr-defined]
+        as_dict: Any = obj.to_dict  # lightkube's to_dict is untyped
+        return dict(as_dict())
 
     def annotate(self, namespace: str, name: str, key: str, value: str) -> None:
         from lightkube import ApiError  # noqa: PLC0415

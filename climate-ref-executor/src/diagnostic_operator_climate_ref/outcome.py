@@ -42,6 +42,8 @@ class Outcome:
 #: Failure class (without a result) → (reason, dirty). Everything outside the diagnostic's own logic is a
 #: system error, which Climate-REF retries at the next solve, as its own executors do for a killed worker, an
 #: OOM or a timeout. A cancellation is Climate-REF's "marked failed by hand" and leaves the flag alone.
+#: ``handle_execution_result`` records a system error as ``not_started`` when the output folder does not
+#: exist (the entry point never reached ``execute_locally``: an image that did not pull, a Pod never run).
 NO_RESULT: dict[FailureClass, tuple[FailureReason, bool | None]] = {
     FailureClass.OUT_OF_MEMORY: (FailureReason.SYSTEM_ERROR, True),
     FailureClass.TIMED_OUT: (FailureReason.SYSTEM_ERROR, True),
