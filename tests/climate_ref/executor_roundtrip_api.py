@@ -11,8 +11,9 @@ import subprocess
 import sys
 from typing import Any
 
-from diagnostic_operator.spec import DiagnosticExecution
 from diagnostic_operator_climate_ref.executor import KubernetesExecutor
+
+from diagnostic_operator.spec import DiagnosticExecution
 
 
 class ProcessDxApi:
