@@ -20,10 +20,12 @@ from climate_ref.models import Execution
 from climate_ref_core.diagnostics import ExecutionDefinition
 from loguru import logger
 
+from .collect import collect
 from .kube import DxApi, LightkubeDxApi
 from .mapping import ANNOTATION_COLLECTED, ExecutionFacts, build_manifest, sidecar_paths
 from .outcome import Action, decide, phase_counts
 from .settings import ExecutorSettings
+from .wire import write_definition
 
 
 def facts_of(definition: ExecutionDefinition, execution_id: int) -> ExecutionFacts:
@@ -74,8 +76,6 @@ class KubernetesExecutor:
         return self._api
 
     def run(self, definition: ExecutionDefinition, execution: Execution | None = None) -> None:
-        from .wire import write_definition  # noqa: PLC0415
-
         if execution is None or execution.id is None:
             raise ValueError("the Kubernetes executor needs the execution's database row (its id names the object)")
         manifest = build_manifest(facts_of(definition, execution.id), self.settings)
@@ -99,8 +99,6 @@ class KubernetesExecutor:
             if outcome.action is Action.WAIT:
                 objects.append(dx)
                 continue
-            from .collect import collect  # noqa: PLC0415
-
             collect(self.config, self.database, item.definition, item.execution_id, item.result_path, outcome,
                     queue_seconds=None)
             if dx is not None:
