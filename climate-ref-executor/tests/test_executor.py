@@ -7,6 +7,7 @@ Climate-REF, its database and its result handling are real.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,7 @@ def site() -> Iterator[Path]:
     yield root
     os.environ.clear()
     os.environ.update(saved)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

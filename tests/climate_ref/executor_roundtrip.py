@@ -172,14 +172,17 @@ pollSeconds = 0.2
 dataVolumes = [{{name = "cmip6", path = "{work}/kubernetes/data"}}]
 scratchVolume = {{name = "scratch", path = "{work}/kubernetes/scratch"}}
 """
-    report = {
-        "inprocess": solve("inprocess", work, data, "climate_ref.executor.SynchronousExecutor"),
-        "kubernetes": solve("kubernetes", work, data, "executor_roundtrip_api.ProcessKubernetesExecutor",
-                            config, {"PYTHONPATH": str(here), "ROUNDTRIP_STATUS_LOG": str(work / "statuses.json")}),
-        "work": str(work),
-    }
-    report["statuses"] = json.loads((work / "statuses.json").read_text())
-    out.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
+    try:
+        report = {
+            "inprocess": solve("inprocess", work, data, "climate_ref.executor.SynchronousExecutor"),
+            "kubernetes": solve("kubernetes", work, data, "executor_roundtrip_api.ProcessKubernetesExecutor",
+                                config, {"PYTHONPATH": str(here), "ROUNDTRIP_STATUS_LOG": str(work / "statuses.json")}),
+        }
+        report["statuses"] = json.loads((work / "statuses.json").read_text())
+        out.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
+    finally:
+        if not os.environ.get("KEEP_WORK"):  # KEEP_WORK=1 keeps the folders to look at
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
