@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from diagnostic_operator_climate_ref import exit_codes
-from diagnostic_operator_climate_ref.outcome import Action, FailureReason, decide, log_location, phase_counts
+from diagnostic_operator_climate_ref.outcome import (
+    Action,
+    FailureReason,
+    decide,
+    log_location,
+    phase_counts,
+    queue_seconds,
+)
 from diagnostic_operator_climate_ref.run import exit_code_for
 
 
@@ -68,3 +75,13 @@ def test_exit_codes(successful: bool, retryable: bool, code: int) -> None:
 
 def test_phase_counts() -> None:
     assert phase_counts([dx("Running"), dx("Running"), dx(None), None]) == {"Deleted": 1, "Pending": 1, "Running": 2}
+
+
+@pytest.mark.parametrize(("obj", "expected"), [
+    (None, None),
+    (dx("Succeeded"), None),
+    (dx("Succeeded", attempts=[{"telemetry": {"queueSeconds": 12.5}}, {"telemetry": {"queueSeconds": 3}}]), 12.5),
+    (dx("Succeeded", attempts=[{"telemetry": {}}]), None),
+])
+def test_queue_seconds_of_the_first_attempt(obj: dict[str, Any] | None, expected: float | None) -> None:
+    assert queue_seconds(obj) == expected

@@ -23,7 +23,7 @@ from loguru import logger
 from .collect import collect
 from .kube import DxApi, LightkubeDxApi
 from .mapping import ANNOTATION_COLLECTED, ExecutionFacts, build_manifest, sidecar_paths
-from .outcome import Action, decide, phase_counts
+from .outcome import Action, decide, phase_counts, queue_seconds
 from .settings import ExecutorSettings
 from .wire import write_definition
 
@@ -100,7 +100,7 @@ class KubernetesExecutor:
                 objects.append(dx)
                 continue
             collect(self.config, self.database, item.definition, item.execution_id, item.result_path, outcome,
-                    queue_seconds=None)
+                    queue_seconds=queue_seconds(dx))
             if dx is not None:
                 self.api.annotate(item.namespace, item.name, ANNOTATION_COLLECTED, "true")
             self.submitted.remove(item)

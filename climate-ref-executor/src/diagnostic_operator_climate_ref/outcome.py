@@ -95,6 +95,14 @@ def log_location(status: dict[str, Any]) -> str | None:
     return None
 
 
+def queue_seconds(dx: dict[str, Any] | None) -> float | None:
+    """Creation to the first attempt's start, as the operator measured it (Climate-REF records it as the
+    execution's queue latency); None when unknown."""
+    attempts = ((dx or {}).get("status") or {}).get("attempts") or []
+    value = ((attempts[0].get("telemetry") or {}).get("queueSeconds")) if attempts else None
+    return float(value) if isinstance(value, int | float) else None
+
+
 def phase_counts(objects: list[dict[str, Any] | None]) -> dict[str, int]:
     """How many DiagnosticExecutions are in each phase (``Deleted`` for the vanished), for progress."""
     counts: dict[str, int] = {}
