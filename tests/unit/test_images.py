@@ -31,7 +31,7 @@ BASES = {
 
 
 def test_the_images_exist() -> None:
-    assert NAMES == sorted(BASES)
+    assert sorted(BASES) == NAMES
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=NAMES)
