@@ -22,8 +22,16 @@ def hadolint() -> str | None:
     return str(here) if here.exists() else shutil.which("hadolint")
 
 
-def test_both_images_exist() -> None:
-    assert NAMES == ["diagnostic-operator", "example-diagnostic"]
+#: The base of each image: the product's Python 3.11 on bookworm; Climate-REF needs >= 3.12 (trixie's 3.13).
+BASES = {
+    "climate-ref": "python:3.13-slim-trixie",
+    "diagnostic-operator": "python:3.11-slim-bookworm",
+    "example-diagnostic": "python:3.11-slim-bookworm",
+}
+
+
+def test_the_images_exist() -> None:
+    assert sorted(BASES) == NAMES
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=NAMES)
@@ -39,7 +47,7 @@ def test_hadolint_clean(dockerfile: Path) -> None:
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=NAMES)
 def test_conventions(dockerfile: Path) -> None:
     text = dockerfile.read_text()
-    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in text  # a pinned base
+    assert f"ARG PYTHON_IMAGE={BASES[dockerfile.parent.name]}" in text  # a pinned base
     assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS builder$", text, re.M)  # multi-stage
     assert "--no-index --find-links /wheels" in text
     assert "python3 -m venv /opt/venv" in text
@@ -52,6 +60,17 @@ def test_conventions(dockerfile: Path) -> None:
 def test_example_is_read_only_root_friendly() -> None:
     text = (ROOT / "images" / "example-diagnostic" / "Dockerfile").read_text()
     assert "MPLCONFIGDIR=/tmp/" in text and "HOME=/tmp" in text
+
+
+def test_climate_ref_image_runs_the_executor_entry_point() -> None:
+    """The command KubernetesExecutor writes (`python -m diagnostic_operator_climate_ref.run ...`) works there:
+    the package is installed, and imported at build time with a read-only-friendly HOME."""
+    text = (ROOT / "images" / "climate-ref" / "Dockerfile").read_text()
+    assert '"diagnostic-operator-climate-ref==${VERSION}"' in text
+    assert "import diagnostic_operator_climate_ref.run" in text
+    assert "REF_CONFIGURATION=/tmp/" in text and "HOME=/tmp" in text
+    assert "ARG CLIMATE_REF_VERSION=0.20.2" in text
+    assert 'climate-ref==0.20.2' in (ROOT / "climate-ref-executor" / "pyproject.toml").read_text()
 
 
 def test_product_entrypoint() -> None:
