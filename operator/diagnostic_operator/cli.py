@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from diagnostic_operator import __version__
 from diagnostic_operator.manifest import ManifestError, load_manifests
+from diagnostic_operator.plain import cells, line, plain
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
 
 if TYPE_CHECKING:
@@ -40,8 +40,10 @@ app.add_typer(executions_app, name="executions")
 app.add_typer(db_app, name="db")
 app.add_typer(results_app, name="results")
 
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+# Markup off: what these consoles print quotes manifests, logs, databases and files (diagnostic_operator.plain);
+# styles are given as rich Text.
+console = Console(width=None if sys.stdout.isatty() else 120, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120, markup=False)
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help=f"Database URL (sqlite:///file.db or postgresql://…). Env: {DATABASE_ENV}.",
@@ -74,7 +76,7 @@ def detail_json(detail: ExecutionDetail) -> dict[str, Any]:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     # The message is text, never markup: it quotes file names, manifests and configurations.
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+    err_console.print(line(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -170,8 +172,8 @@ def validate(manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecutio
     except ManifestError as exc:
         raise fail(str(exc)) from None
     for item in items:
-        console.print(f"[green]✓[/] {item.metadata.name}: valid DiagnosticExecution "
-                      f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})")
+        console.print(line(("✓", "green"), f" {item.metadata.name}: valid DiagnosticExecution "
+                           f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})"))
 
 
 @app.command("operator")
@@ -311,15 +313,15 @@ def results_validate(
         raise fail(str(exc), 1) from None
     # Keys, values and file names in these texts come from the files: never read them as markup.
     for warning in result.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", warning))
-    console.print(Text.assemble(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
+        console.print(line(("warning:", "yellow"), " ", warning))
+    console.print(line(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
                                 f"series, {len(result.outputs)} outputs"))
     if result.dropped:
         total = result.dropped_total
-        console.print(Text(f"{total} item{'' if total == 1 else 's'} not stored as written "
+        console.print(plain(f"{total} item{'' if total == 1 else 's'} not stored as written "
                            f"({files.compat} compat mode):"))
         for kind, n, meaning in describe(result.dropped):
-            console.print(Text(f"  {n:>8}  {kind}: {meaning}"))
+            console.print(plain(f"  {n:>8}  {kind}: {meaning}"))
 
 
 @db_app.command("upgrade")
@@ -333,7 +335,7 @@ def db_upgrade(database: DatabaseOpt = None) -> None:
         upgrade(settings.database_url)
     except DatabaseError as exc:
         raise fail(str(exc)) from None
-    console.print(f"[green]✓[/] {mask_url(settings.database_url)} is at the latest schema")
+    console.print(line(("✓", "green"), f" {mask_url(settings.database_url)} is at the latest schema"))
 
 
 @executions_app.command("list")
@@ -361,9 +363,9 @@ def executions_list(
         table.add_column(col)
     for r in rows:
         data = summary_json(r)
-        table.add_row(str(data["id"]), data["name"], data["diagnostic"], data["groupKey"], data["phase"],
-                      str(data["attempts"]), data["failureClass"] or "-", "yes" if r.dirty else "no",
-                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        table.add_row(*cells(data["id"], data["name"], data["diagnostic"], data["groupKey"], data["phase"],
+                             data["attempts"], data["failureClass"] or "-", "yes" if r.dirty else "no",
+                             r.created_at.strftime("%Y-%m-%d %H:%M:%S")))
     console.print(table)
 
 
@@ -430,12 +432,13 @@ def executions_values(
         return
     names = sorted({k for r in rows for k in r.dimensions})
     table = Table(header_style="bold", show_edge=False,
-                  title=f"{detail.name}: {len(rows)} scalar values" + (f" where {filters}" if filters else ""))
+                  title=plain(f"{detail.name}: {len(rows)} scalar values" + (f" where {filters}" if filters else "")))
     for name in names:
-        table.add_column(name)
+        table.add_column(plain(name))
     table.add_column("value", justify="right")
     for r in rows:
-        table.add_row(*[r.dimensions.get(n, "") for n in names], "NaN" if r.value is None else f"{r.value:.4g}")
+        table.add_row(*cells(*[r.dimensions.get(n, "") for n in names],
+                             "NaN" if r.value is None else f"{r.value:.4g}"))
     console.print(table)
 
 
