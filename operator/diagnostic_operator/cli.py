@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,6 +21,8 @@ from diagnostic_operator.plain import cells, line, plain
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
 
 app = typer.Typer(
@@ -78,6 +83,21 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     # The message is text, never markup: it quotes file names, manifests and configurations.
     err_console.print(line(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _interrupt_on_term() -> Iterator[None]:
+    """TERM and HUP stop a ``run`` as Ctrl-C does: the attempt's processes are stopped and the execution is
+    recorded as Cancelled (a default TERM would end ``run`` at once and leave both behind)."""
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    before = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def version_callback(value: bool) -> None:
@@ -143,16 +163,17 @@ def run(
                                             keep_scratch=keep_scratch, vocabulary=vocab, site=site), reporter)
     results = []
     try:
-        for item in manifests:
-            result = transport.run(item)
-            results.append(result)
-            print_summary(out, result, settings.database_url)
+        with _interrupt_on_term():
+            for item in manifests:
+                result = transport.run(item)
+                results.append(result)
+                print_summary(out, result, settings.database_url)
     except DatabaseError as exc:
-        raise fail(f"database {mask_url(settings.database_url)}: {exc}") from None
+        raise fail(f"database {mask_url(settings.database_url)}: {exc}", 1) from None
     except StoreError as exc:
-        raise fail(f"object store: {exc}") from None
+        raise fail(f"object store: {exc}", 1) from None
     except KeyboardInterrupt:
-        raise fail("interrupted; the attempt was stopped", 130) from None
+        raise fail("interrupted; the attempt was stopped and the execution recorded as Cancelled", 130) from None
     if output_json:
         console.print_json(json.dumps([
             {"name": r.name, "uid": r.uid, "databaseExecutionId": r.execution_id, "phase": str(r.phase),
@@ -338,6 +359,20 @@ def db_upgrade(database: DatabaseOpt = None) -> None:
     console.print(line(("✓", "green"), f" {mask_url(settings.database_url)} is at the latest schema"))
 
 
+def _reading(database_url: str, reap: bool = True) -> Engine:
+    """The engine of a read-only command: the database must be at this version's schema (it is never
+    migrated here). With ``reap``, executions of this host whose ``run`` process is gone are recorded as
+    Failed (Infrastructure, RunnerLost) first, and each is reported on stderr."""
+    from diagnostic_operator.db.engine import require_current
+    from diagnostic_operator.transports import local_runner
+
+    engine = require_current(database_url)
+    if reap:
+        for lost in local_runner.reap(engine):
+            err_console.print(line(("warning:", "yellow"), " ", local_runner.describe(lost)), soft_wrap=True)
+    return engine
+
+
 @executions_app.command("list")
 def executions_list(
     database: DatabaseOpt = None,
@@ -346,15 +381,14 @@ def executions_list(
 ) -> None:
     """List executions, newest first."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        rows = repository.list_executions(create_engine_for(settings.database_url), limit=limit)
+        engine = _reading(settings.database_url)
+        rows = repository.list_executions(engine, limit=limit)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if output_json:
         sys.stdout.write(json.dumps([summary_json(r) for r in rows], indent=2) + "\n")
         return
@@ -377,15 +411,13 @@ def executions_show(
 ) -> None:
     """Show one execution: status (the same fields as the cluster status), attempts and telemetry."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        detail = repository.get_execution(create_engine_for(settings.database_url), ref)
+        detail = repository.get_execution(_reading(settings.database_url), ref)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if detail is None:
         raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
     data = detail_json(detail)
@@ -407,7 +439,6 @@ def executions_values(
 ) -> None:
     """Print an execution's scalar values from the database, filtered by dimension."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     filters: dict[str, str] = {}
@@ -418,14 +449,13 @@ def executions_values(
         filters[key] = value
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        engine = create_engine_for(settings.database_url)
+        engine = _reading(settings.database_url, reap=False)
         detail = repository.get_execution(engine, ref)
         if detail is None:
             raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
         rows = repository.query_scalars(engine, detail.id, filters or None)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if output_json:
         sys.stdout.write(json.dumps([{"dimensions": r.dimensions, "value": r.value, "kind": r.kind,
                                       "attributes": r.attributes} for r in rows], indent=2) + "\n")
