@@ -395,8 +395,11 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Attempt", "type": "integer", "jsonPath": ".status.attempt"},
     {"name": "Class", "type": "string", "jsonPath": ".status.failureClass"},
     {"name": "Reason", "type": "string", "jsonPath": ".status.reason"},
-    {"name": "Duration", "type": "string", "jsonPath": ".status.duration"},
+    # Started is a date: kubectl shows it as an age that grows while the execution runs (the status's
+    # duration is written at each status change only, so it stands still while Running: -o wide).
+    {"name": "Started", "type": "date", "jsonPath": ".status.startTime"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Duration", "type": "string", "jsonPath": ".status.duration", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     {"name": "Diagnostic", "type": "string", "jsonPath": ".spec.diagnostic.slug", "priority": 1},
 ]

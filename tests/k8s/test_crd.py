@@ -255,14 +255,17 @@ def test_kubectl_explain_prints_the_descriptions(crd: str) -> None:
 def test_printer_columns_short_name_and_category(crd: str, namespace: str) -> None:
     assert create(manifest("gmb"), namespace).returncode == 0
     status = {"phase": "Retrying", "attempt": 2, "failureClass": "OutOfMemory", "reason": "OOMKilled",
-              "message": "retrying with 6Gi", "duration": "4m12s"}
+              "message": "retrying with 6Gi", "duration": "4m12s", "startTime": "2020-01-01T00:00:00Z"}
     proc = patch(namespace, {"status": status}, "--subresource=status", name="gmb")
     assert proc.returncode == 0, proc.stderr
     table = kubectl("get", "dx", namespace=namespace).splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE"]
-    assert table[1].split()[:6] == ["gmb", "Retrying", "2", "OutOfMemory", "OOMKilled", "4m12s"]
+    assert table[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "STARTED", "AGE"]
+    assert table[1].split()[:5] == ["gmb", "Retrying", "2", "OutOfMemory", "OOMKilled"]
+    assert table[1].split()[5].endswith("y")  # started in 2020: an age in years, live
     wide = kubectl("get", "dx", "-o", "wide", namespace=namespace).splitlines()
-    assert wide[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE", "MESSAGE", "DIAGNOSTIC"]
+    assert wide[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "STARTED", "AGE", "DURATION", "MESSAGE",
+                               "DIAGNOSTIC"]
+    assert "4m12s" in wide[1]
     assert "retrying with 6Gi" in wide[1] and wide[1].split()[-1] == "global-mean-bias"
     for resource in ("diagnostics", "diagnosticexecutions", "diagnosticexecution", "dx"):
         assert "gmb" in kubectl("get", resource, "-o", "name", namespace=namespace), resource

@@ -112,8 +112,9 @@ def test_printer_columns() -> None:
         ("Attempt", "integer", ".status.attempt", 0),
         ("Class", "string", ".status.failureClass", 0),
         ("Reason", "string", ".status.reason", 0),
-        ("Duration", "string", ".status.duration", 0),
+        ("Started", "date", ".status.startTime", 0),  # live while Running (duration is not)
         ("Age", "date", ".metadata.creationTimestamp", 0),
+        ("Duration", "string", ".status.duration", 1),
         ("Message", "string", ".status.message", 1),
         ("Diagnostic", "string", ".spec.diagnostic.slug", 1),
     ]
