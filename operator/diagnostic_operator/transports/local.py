@@ -137,6 +137,8 @@ class LocalTransport:
         self.options = options
         self.reporter = reporter or Reporter()
         self._engine: Engine | None = None
+        #: The attempt whose shim is spawned and not yet reaped (what an interrupt outside _watch must stop)
+        self._live: _Spawned | None = None
 
     @property
     def engine(self) -> Engine:
@@ -184,7 +186,10 @@ class LocalTransport:
             raise
         try:
             return self._attempts(manifest, prepared, first, engine, store, allocation.execution_id, uid, scratch)
-        except KeyboardInterrupt:  # Ctrl-C, or TERM/HUP turned into one by the CLI: the attempt was stopped
+        except KeyboardInterrupt:  # Ctrl-C, or TERM/HUP turned into one by the CLI
+            if self._live is not None:  # interrupted between the spawn and the watch: stop it here
+                self._stop(self._live)
+                self._live = None
             repository.finish_execution(engine, allocation.execution_id, phase=Phase.CANCELLED,
                                         failure_class=FailureClass.CANCELLED, reason="Interrupted",
                                         message="The run process was interrupted; its attempt was stopped.",
@@ -208,6 +213,7 @@ class LocalTransport:
             number += 1
             workdir = scratch / f"attempt-{number}"
             spawned = pending or self._spawn(manifest, prepared, resources, uid, number, workdir)
+            self._live = spawned
             pending = None
             attempt_id = repository.record_attempt_start(
                 engine, execution_id, number,
@@ -326,10 +332,16 @@ class LocalTransport:
     @staticmethod
     def _abort(spawned: _Spawned) -> None:
         """Stop an attempt that must not go on (interrupted while starting, or its database or store is
-        unusable) and remove its traces. The command leads a session of its own (the shim's setsid), so a kill
-        of the shim's group alone would miss it: the shim gets TERM and passes it to the command's group; what
-        is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's group, and every process of the attempt's
-        memory cgroup when it has one."""
+        unusable) and remove its traces."""
+        LocalTransport._stop(spawned)
+        shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
+
+    @staticmethod
+    def _stop(spawned: _Spawned) -> None:
+        """Stop an attempt's processes and reap the shim. The command leads a session of its own (the shim's
+        setsid), so a kill of the shim's group alone would miss it: the shim gets TERM and passes it to the
+        command's group; what is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's and the command's
+        groups, and every process of the attempt's memory cgroup when it has one."""
         pid = spawned.proc.pid
         groups = groups_under(pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -350,7 +362,6 @@ class LocalTransport:
         spawned.proc.returncode = -9
         if spawned.limit:
             spawned.limit.close()
-        shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
 
     def _complete(self, spawned: _Spawned, manifest: DiagnosticExecution, prepared: _Prepared,
                   resources: ResourceHint, target: AttemptTarget, store: ObjectStore, engine: Engine,
@@ -420,7 +431,9 @@ class LocalTransport:
             while waiter.is_alive():
                 self.reporter.attempt_running(number, time.monotonic() - started, _last_line(log))
                 waiter.join(self.options.poll_seconds)
+            self._live = None
         except KeyboardInterrupt:
+            self._live = None  # stopped here; the shim's pid must not be signalled again once reaped
             groups = groups_under(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)

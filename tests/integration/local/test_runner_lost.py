@@ -4,6 +4,7 @@ TERM when its ``run`` dies) and the next command records the execution as Failed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from diagnostic_operator.db import repository
+from diagnostic_operator.manifest import load_manifests
+from diagnostic_operator.settings import Settings
+from diagnostic_operator.transports.local import LocalOptions, LocalTransport
 
 from .test_local_run import cli, local_env  # noqa: F401 - the fixture
 
@@ -71,7 +77,7 @@ def _gone(pids: list[int], within: float = 20) -> bool:
             return True
         time.sleep(0.1)
     for pid in pids:  # leave nothing behind
-        with __import__("contextlib").suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return False
 
@@ -103,3 +109,23 @@ def test_a_killed_run_is_recorded_as_runner_lost(tmp_path: Path, local_env: dict
     assert f"pid {run_pid}" in shown["message"]
     again = cli("executions", "list", env=local_env)
     assert "gone" not in again.stderr  # reported once: it is recorded now
+
+
+def test_an_interrupt_between_the_spawn_and_the_watch_stops_the_attempt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> int:
+        deadline = time.monotonic() + 30
+        while not Path(f"{tmp_path / 'pids'}.child").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(repository, "record_attempt_start", interrupted)
+    settings = Settings(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "store"), tmp_path / "scratch")
+    transport = LocalTransport(LocalOptions(settings=settings, memory_limits="off"))
+    [item] = load_manifests(_manifest(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        transport.run(item)
+    pids = [int((tmp_path / "pids").read_text()), int(Path(f"{tmp_path / 'pids'}.child").read_text())]
+    assert _gone(pids), "the attempt outlived the interrupt"
+    detail = repository.get_execution(transport.engine, "sleeper")
+    assert detail is not None and detail.status().reason == "Interrupted"
