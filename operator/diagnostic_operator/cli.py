@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,13 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from diagnostic_operator import __version__
 from diagnostic_operator.manifest import ManifestError, load_manifests
+from diagnostic_operator.plain import cells, line, plain
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask_url
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
 
 app = typer.Typer(
@@ -40,8 +45,10 @@ app.add_typer(executions_app, name="executions")
 app.add_typer(db_app, name="db")
 app.add_typer(results_app, name="results")
 
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+# Markup off: what these consoles print quotes manifests, logs, databases and files (diagnostic_operator.plain);
+# styles are given as rich Text.
+console = Console(width=None if sys.stdout.isatty() else 120, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120, markup=False)
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help=f"Database URL (sqlite:///file.db or postgresql://…). Env: {DATABASE_ENV}.",
@@ -74,8 +81,23 @@ def detail_json(detail: ExecutionDetail) -> dict[str, Any]:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     # The message is text, never markup: it quotes file names, manifests and configurations.
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+    err_console.print(line(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _interrupt_on_term() -> Iterator[None]:
+    """TERM and HUP stop a ``run`` as Ctrl-C does: the attempt's processes are stopped and the execution is
+    recorded as Cancelled (a default TERM would end ``run`` at once and leave both behind)."""
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    before = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def version_callback(value: bool) -> None:
@@ -141,16 +163,17 @@ def run(
                                             keep_scratch=keep_scratch, vocabulary=vocab, site=site), reporter)
     results = []
     try:
-        for item in manifests:
-            result = transport.run(item)
-            results.append(result)
-            print_summary(out, result, settings.database_url)
+        with _interrupt_on_term():
+            for item in manifests:
+                result = transport.run(item)
+                results.append(result)
+                print_summary(out, result, settings.database_url)
     except DatabaseError as exc:
-        raise fail(f"database {mask_url(settings.database_url)}: {exc}") from None
+        raise fail(f"database {mask_url(settings.database_url)}: {exc}", 1) from None
     except StoreError as exc:
-        raise fail(f"object store: {exc}") from None
+        raise fail(f"object store: {exc}", 1) from None
     except KeyboardInterrupt:
-        raise fail("interrupted; the attempt was stopped", 130) from None
+        raise fail("interrupted; the attempt was stopped and the execution recorded as Cancelled", 130) from None
     if output_json:
         console.print_json(json.dumps([
             {"name": r.name, "uid": r.uid, "databaseExecutionId": r.execution_id, "phase": str(r.phase),
@@ -170,8 +193,8 @@ def validate(manifest: Annotated[Path, typer.Argument(help="A DiagnosticExecutio
     except ManifestError as exc:
         raise fail(str(exc)) from None
     for item in items:
-        console.print(f"[green]✓[/] {item.metadata.name}: valid DiagnosticExecution "
-                      f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})")
+        console.print(line(("✓", "green"), f" {item.metadata.name}: valid DiagnosticExecution "
+                           f"({item.spec.diagnostic.provider}/{item.spec.diagnostic.slug})"))
 
 
 @app.command("operator")
@@ -390,15 +413,15 @@ def results_validate(
         raise fail(str(exc), 1) from None
     # Keys, values and file names in these texts come from the files: never read them as markup.
     for warning in result.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", warning))
-    console.print(Text.assemble(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
+        console.print(line(("warning:", "yellow"), " ", warning))
+    console.print(line(("✓", "green"), f" {len(result.scalars)} scalar values, {len(result.series)} "
                                 f"series, {len(result.outputs)} outputs"))
     if result.dropped:
         total = result.dropped_total
-        console.print(Text(f"{total} item{'' if total == 1 else 's'} not stored as written "
+        console.print(plain(f"{total} item{'' if total == 1 else 's'} not stored as written "
                            f"({files.compat} compat mode):"))
         for kind, n, meaning in describe(result.dropped):
-            console.print(Text(f"  {n:>8}  {kind}: {meaning}"))
+            console.print(plain(f"  {n:>8}  {kind}: {meaning}"))
 
 
 @db_app.command("upgrade")
@@ -412,7 +435,21 @@ def db_upgrade(database: DatabaseOpt = None) -> None:
         upgrade(settings.database_url)
     except DatabaseError as exc:
         raise fail(str(exc)) from None
-    console.print(f"[green]✓[/] {mask_url(settings.database_url)} is at the latest schema")
+    console.print(line(("✓", "green"), f" {mask_url(settings.database_url)} is at the latest schema"))
+
+
+def _reading(database_url: str, reap: bool = True) -> Engine:
+    """The engine of a read-only command: the database must be at this version's schema (it is never
+    migrated here). With ``reap``, executions of this host whose ``run`` process is gone are recorded as
+    Failed (Infrastructure, RunnerLost) first, and each is reported on stderr."""
+    from diagnostic_operator.db.engine import require_current
+    from diagnostic_operator.transports import local_runner
+
+    engine = require_current(database_url)
+    if reap:
+        for lost in local_runner.reap(engine):
+            err_console.print(line(("warning:", "yellow"), " ", local_runner.describe(lost)), soft_wrap=True)
+    return engine
 
 
 @executions_app.command("list")
@@ -423,15 +460,14 @@ def executions_list(
 ) -> None:
     """List executions, newest first."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        rows = repository.list_executions(create_engine_for(settings.database_url), limit=limit)
+        engine = _reading(settings.database_url)
+        rows = repository.list_executions(engine, limit=limit)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if output_json:
         sys.stdout.write(json.dumps([summary_json(r) for r in rows], indent=2) + "\n")
         return
@@ -440,9 +476,9 @@ def executions_list(
         table.add_column(col)
     for r in rows:
         data = summary_json(r)
-        table.add_row(str(data["id"]), data["name"], data["diagnostic"], data["groupKey"], data["phase"],
-                      str(data["attempts"]), data["failureClass"] or "-", "yes" if r.dirty else "no",
-                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        table.add_row(*cells(data["id"], data["name"], data["diagnostic"], data["groupKey"], data["phase"],
+                             data["attempts"], data["failureClass"] or "-", "yes" if r.dirty else "no",
+                             r.created_at.strftime("%Y-%m-%d %H:%M:%S")))
     console.print(table)
 
 
@@ -454,15 +490,13 @@ def executions_show(
 ) -> None:
     """Show one execution: status (the same fields as the cluster status), attempts and telemetry."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        detail = repository.get_execution(create_engine_for(settings.database_url), ref)
+        detail = repository.get_execution(_reading(settings.database_url), ref)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if detail is None:
         raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
     data = detail_json(detail)
@@ -484,7 +518,6 @@ def executions_values(
 ) -> None:
     """Print an execution's scalar values from the database, filtered by dimension."""
     from diagnostic_operator.db import repository
-    from diagnostic_operator.db.engine import create_engine_for, upgrade
     from diagnostic_operator.db.errors import DatabaseError
 
     filters: dict[str, str] = {}
@@ -495,26 +528,26 @@ def executions_values(
         filters[key] = value
     settings = Settings.resolve(database)
     try:
-        upgrade(settings.database_url)
-        engine = create_engine_for(settings.database_url)
+        engine = _reading(settings.database_url, reap=False)
         detail = repository.get_execution(engine, ref)
         if detail is None:
             raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
         rows = repository.query_scalars(engine, detail.id, filters or None)
     except DatabaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), 1) from None
     if output_json:
         sys.stdout.write(json.dumps([{"dimensions": r.dimensions, "value": r.value, "kind": r.kind,
                                       "attributes": r.attributes} for r in rows], indent=2) + "\n")
         return
     names = sorted({k for r in rows for k in r.dimensions})
     table = Table(header_style="bold", show_edge=False,
-                  title=f"{detail.name}: {len(rows)} scalar values" + (f" where {filters}" if filters else ""))
+                  title=plain(f"{detail.name}: {len(rows)} scalar values" + (f" where {filters}" if filters else "")))
     for name in names:
-        table.add_column(name)
+        table.add_column(plain(name))
     table.add_column("value", justify="right")
     for r in rows:
-        table.add_row(*[r.dimensions.get(n, "") for n in names], "NaN" if r.value is None else f"{r.value:.4g}")
+        table.add_row(*cells(*[r.dimensions.get(n, "") for n in names],
+                             "NaN" if r.value is None else f"{r.value:.4g}"))
     console.print(table)
 
 

@@ -66,6 +66,7 @@ _KEPT = frozenset({
 # Keywords dropped: titles, and `additionalProperties: false` (a structural schema prunes unknown fields,
 # and `kubectl --validate=strict` / server-side field validation rejects them).
 _DROPPED = frozenset({"title", "$defs"})
+INT_OR_STRING = "x-kubernetes-int-or-string"
 
 
 class CrdSchemaError(ValueError):
@@ -105,6 +106,8 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str,
             raise CrdSchemaError(f"{path or '<root>'}: unresolvable $ref {ref!r}")
         target = _resolve(defs[ref[len(prefix):]], defs, path)
         node = {**target, **node}
+    if node.get(INT_OR_STRING):  # a quantity: its anyOf [integer, string] is the structural form itself
+        return node
     for combinator in ("anyOf", "oneOf"):
         if combinator in node:
             variants = node.pop(combinator)
@@ -132,16 +135,16 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str,
             out["properties"] = {name: _convert(sub, defs, f"{path}.{name}") for name, sub in value.items()}
         elif key == "items":
             out["items"] = _convert(value, defs, f"{path}[]")
-        elif key in _KEPT:
+        elif key in _KEPT or (node.get(INT_OR_STRING) and key in ("anyOf", INT_OR_STRING)):
             out[key] = copy.deepcopy(value)
         else:
             raise CrdSchemaError(f"{path}: JSON-schema keyword {key!r} has no structural equivalent here")
-    if "type" not in out:
+    if "type" not in out and not out.get(INT_OR_STRING):
         raise CrdSchemaError(f"{path or '<root>'}: no type (a structural schema needs one on every node)")
     if out.get("default", 0) is None:
         # `null` defaults are the models' "absent": leave the field out instead of storing an explicit null.
         del out["default"]
-    if out["type"] == "object" and isinstance(out.get("default"), dict) and out["default"]:
+    if out.get("type") == "object" and isinstance(out.get("default"), dict) and out["default"]:
         # An object default is `{}`: the defaults of its own fields then fill it in, exactly once.
         out["default"] = {}
     if "description" in out:
@@ -149,7 +152,8 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str,
     return _ordered(out)
 
 
-_ORDER = ("type", "description", "nullable", "default", "enum", "format", "pattern", "minLength", "maxLength",
+_ORDER = ("type", "anyOf", INT_OR_STRING, "description", "nullable", "default", "enum", "format", "pattern",
+          "minLength", "maxLength",
           "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "minItems", "maxItems", "required",
           "properties", "items")
 
@@ -168,6 +172,8 @@ def _immutable_message(field: str) -> str:
 
 
 def _quantity_le(small: str, large: str) -> str:
+    # Quantities are int-or-string: string() makes either a string (CEL's quantity() takes strings only).
+    small, large = f"string({small})", f"string({large})"
     return (f"!isQuantity({small}) || !isQuantity({large}) || "
             f"quantity({small}).compareTo(quantity({large})) <= 0")
 
@@ -182,8 +188,8 @@ def _spec_rules() -> list[dict[str, Any]]:
     return [
         {
             "rule": _quantity_le("self.resources.memory", "self.retry.maxMemory"),
-            "messageExpression": "'resources.memory (' + self.resources.memory + ') is larger than "
-                                 "retry.maxMemory (' + self.retry.maxMemory + ')'",
+            "messageExpression": "'resources.memory (' + string(self.resources.memory) + ') is larger than "
+                                 "retry.maxMemory (' + string(self.retry.maxMemory) + ')'",
             "fieldPath": ".resources.memory",
             "reason": "FieldValueInvalid",
         },
@@ -236,8 +242,8 @@ def _mount_path_rules(field: str) -> list[dict[str, Any]]:
 def _quantity_max_rules(field: str, limit: str, shown: str) -> list[dict[str, Any]]:
     """The models' upper bound of a quantity (``spec._check_quantity``)."""
     return [{
-        "rule": f"!isQuantity(self) || quantity(self).compareTo(quantity('{limit}')) <= 0",
-        "messageExpression": f"'{field} (' + self + ') is more than the limit of {shown}'",
+        "rule": f"!isQuantity(string(self)) || quantity(string(self)).compareTo(quantity('{limit}')) <= 0",
+        "messageExpression": f"'{field} (' + string(self) + ') is more than the limit of {shown}'",
         "reason": "FieldValueInvalid",
     }]
 
@@ -389,8 +395,11 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Attempt", "type": "integer", "jsonPath": ".status.attempt"},
     {"name": "Class", "type": "string", "jsonPath": ".status.failureClass"},
     {"name": "Reason", "type": "string", "jsonPath": ".status.reason"},
-    {"name": "Duration", "type": "string", "jsonPath": ".status.duration"},
+    # Started is a date: kubectl shows it as an age that grows while the execution runs (the status's
+    # duration is written at each status change only, so it stands still while Running: -o wide).
+    {"name": "Started", "type": "date", "jsonPath": ".status.startTime"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Duration", "type": "string", "jsonPath": ".status.duration", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     {"name": "Diagnostic", "type": "string", "jsonPath": ".spec.diagnostic.slug", "priority": 1},
 ]

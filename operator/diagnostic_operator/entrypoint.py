@@ -44,3 +44,7 @@ def main() -> None:
     from diagnostic_operator.cli import main as cli_main
 
     cli_main()
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m diagnostic_operator.entrypoint
+    main()

@@ -8,17 +8,23 @@ Field names are camelCase, as in every Kubernetes API.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from diagnostic_operator.quantities import (
     DURATION_PATTERN,
@@ -27,6 +33,7 @@ from diagnostic_operator.quantities import (
     cpu_millicores,
     memory_bytes,
     parse_duration,
+    quantity_text,
 )
 
 API_GROUP = "diagnostic-operator.io"
@@ -61,7 +68,7 @@ def _check_quantity(kind: str) -> Any:
 
     def check(value: str) -> str:
         try:
-            amount = memory_bytes(value) if kind == "memory" else cpu_millicores(value)
+            amount = (memory_bytes(value, kind) if kind == "memory" else cpu_millicores(value, kind))
         except QuantityError as exc:
             raise ValueError(str(exc)) from None
         if amount <= 0:
@@ -85,15 +92,51 @@ def _check_duration(value: str) -> str:
     return value
 
 
+class _SchemaPattern:
+    """Publishes ``pattern`` in the JSON schema (and so the CRD) without pydantic enforcing it: the models
+    check the value with the product's message instead of quoting the regex."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = self.pattern
+        return out
+
+
+def _matching(pattern: str, explain: Callable[[str], str]) -> Any:
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(explain(value))
+        return value
+
+    return AfterValidator(check)
+
+
+#: The JSON schema of a quantity: int-or-string, as Kubernetes' own resource fields (crd.py keeps it so).
+_INT_OR_STRING = WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}],
+                                 "x-kubernetes-int-or-string": True, "pattern": QUANTITY_PATTERN, "maxLength": 32})
 MemoryQuantity = Annotated[
-    str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=32), _check_quantity("memory")
+    str, BeforeValidator(quantity_text), StringConstraints(max_length=32), _check_quantity("memory"), _INT_OR_STRING
 ]
 CpuQuantity = Annotated[
-    str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=32), _check_quantity("cpu")
+    str, BeforeValidator(quantity_text), StringConstraints(max_length=32), _check_quantity("cpu"), _INT_OR_STRING
 ]
 Duration = Annotated[
-    str, StringConstraints(pattern=DURATION_PATTERN, max_length=32), AfterValidator(_check_duration)
+    str, StringConstraints(max_length=32), AfterValidator(_check_duration), _SchemaPattern(DURATION_PATTERN)
 ]
+DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63), _matching(
+    DNS_LABEL_PATTERN, lambda v: f"{v!r} is not a DNS label: lower-case letters, digits and '-', starting and "
+                                 "ending with a letter or digit (e.g. global-mean-bias)"),
+    _SchemaPattern(DNS_LABEL_PATTERN)]
+EnvName = Annotated[str, StringConstraints(min_length=1, max_length=255), _matching(
+    ENV_NAME_PATTERN, lambda v: f"{v!r} is not an environment variable name: letters, digits, '_', '-' and '.', "
+                                "not starting with a digit"),
+    _SchemaPattern(ENV_NAME_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 
 
@@ -104,9 +147,9 @@ class _Model(BaseModel):
 class Diagnostic(_Model):
     """Which diagnostic this is: provider, slug and version identify it across runs."""
 
-    provider: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+    provider: DnsLabel = Field(
         description="The provider of the diagnostic, e.g. `esmvaltool`, `pmp`, `example`.")
-    slug: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+    slug: DnsLabel = Field(
         description="The diagnostic's name within its provider.")
     version: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NONEMPTY_TEXT_PATTERN)] = Field(
         default="1", description="The diagnostic's version.")
@@ -115,7 +158,7 @@ class Diagnostic(_Model):
 class EnvVar(_Model):
     """A plain environment variable for the diagnostic. Secrets belong in the operator's configuration."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ENV_NAME_PATTERN)] = Field(
+    name: EnvName = Field(
         description="Variable name. `DIAGNOSTIC_OUTPUT_DIR` is reserved.")
     value: Annotated[str, StringConstraints(max_length=32768, pattern=TEXT_PATTERN)] = Field(
         default="", description="Value.")
@@ -132,7 +175,7 @@ class ResourceHint(_Model):
     wall_clock: Duration = Field(
         default="6h", alias="wallClock", description="Deadline of the diagnostic, from its start."
     )
-    queue: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] | None = (
+    queue: DnsLabel | None = (
         Field(default=None, description="Routing: a Kueue LocalQueue or a queue of the operator's config.")
     )
     gpu: Annotated[int, Field(ge=0, le=16)] = Field(default=0, description="GPUs (extended resource).")
@@ -261,7 +304,7 @@ class ResultFiles(_Model):
 class VolumeMount(_Model):
     """A volume of the site (the operator's configuration names them), mounted into the diagnostic's container."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = Field(
+    name: DnsLabel = Field(
         description="The name of a volume of the site's configuration (`volumes`).")
     mount_path: MountPath = Field(alias="mountPath", description="Where the diagnostic sees it: an absolute folder "
                                   "outside the product's folders (/do, /tmp, /dev, /proc, /sys).")
@@ -326,8 +369,7 @@ class DiagnosticExecutionSpec(_Model):
         default_factory=list, description="Arguments appended to the command.")
     env: Annotated[list[EnvVar], Field(max_length=256)] = Field(
         default_factory=list, description="Environment variables for the diagnostic.")
-    env_sources: Annotated[list[Annotated[str, StringConstraints(
-        min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]], Field(max_length=32)] = Field(
+    env_sources: Annotated[list[DnsLabel], Field(max_length=32)] = Field(
         default_factory=list, alias="envSources",
         description="Env sources of the site's configuration (`envSources`) by name: data credentials, given to "
                     "the diagnostic as environment variables by the kubelet.")
@@ -385,8 +427,8 @@ class ObjectMeta(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
-    namespace: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] | None = None
+    name: DnsLabel
+    namespace: DnsLabel | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None

@@ -15,8 +15,10 @@ from diagnostic_operator.spec import DiagnosticExecutionSpec
 HEADER = """# `DiagnosticExecution` spec reference
 
 Generated from `operator/diagnostic_operator/spec.py` by `diagnostic-operator spec-reference`
-(a test fails when this page and the models drift apart). Quantities are Kubernetes quantities
-(`512Mi`, `4Gi`, `500m`); durations are Go-style (`30s`, `10m`, `6h`, `1h30m`, `2d`).
+(a test fails when this page and the models drift apart). Quantities (`memory`, `cpu`, `cpuLimit`,
+`maxMemory`) are Kubernetes quantities, a string or an integer (`512Mi`, `4Gi`, `500m`, `1e3`, `2`); a
+fraction is written quoted (`cpu: "0.5"`) or with a suffix (`500m`): an unquoted `0.5` is a YAML float, which
+the cluster refuses. Durations are Go-style (`30s`, `10m`, `6h`, `1h30m`, `2d`).
 
 | field | type | default | meaning |
 |---|---|---|---|

@@ -51,6 +51,10 @@ def manifest(name: str = "minimal", **spec_changes: Any) -> dict[str, Any]:
     return m
 
 
+def with_resources(**r: Any) -> dict[str, Any]:
+    return manifest(resources=r)
+
+
 def create(m: dict[str, Any], namespace: str, *extra: str, dry_run: bool = False) -> subprocess.CompletedProcess[str]:
     """``kubectl create`` (or a server dry run); the first request after the CRD is established may 404 briefly."""
     argv = ["create", "-f", "-", *extra] + (["--dry-run=server"] if dry_run else [])
@@ -83,6 +87,29 @@ def test_example_manifests_are_accepted(crd: str, namespace: str, path: Path) ->
     assert "created (server dry run)" in out
 
 
+ACCEPTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    # quantities are int-or-string, in apimachinery's grammar; the server keeps what was written
+    ("cpu-2", with_resources(cpu=2), {"cpu": 2}),
+    ("cpu-limit-4", with_resources(cpu="1", cpuLimit=4), {"cpu": "1", "cpuLimit": 4}),
+    ("memory-in-bytes", with_resources(memory=1073741824), {"memory": 1073741824}),
+    ("cpu-1e1", with_resources(cpu="1e1"), {"cpu": "1e1"}),
+    ("cpu-plus-1", with_resources(cpu="+1"), {"cpu": "+1"}),
+    ("cpu-quoted-0.5", with_resources(cpu="0.5"), {"cpu": "0.5"}),
+]
+
+
+@pytest.mark.parametrize(("m", "kept"), [case[1:] for case in ACCEPTED], ids=[case[0] for case in ACCEPTED])
+def test_quantities_written_as_kubernetes_takes_them_are_accepted(
+    crd: str, namespace: str, m: dict[str, Any], kept: dict[str, Any]
+) -> None:
+    m["metadata"]["name"] = "accepted"
+    proc = create(m, namespace, "--validate=strict", "-o", "json", dry_run=True)
+    assert proc.returncode == 0, proc.stderr
+    resources = json.loads(proc.stdout)["spec"]["resources"]
+    assert {k: resources[k] for k in kept} == kept
+    parse_manifest(m)  # the models take it too
+
+
 def test_the_server_applies_the_models_defaults(crd: str, namespace: str) -> None:
     proc = create(manifest(), namespace)
     assert proc.returncode == 0, proc.stderr
@@ -101,10 +128,6 @@ def test_the_server_applies_the_models_defaults(crd: str, namespace: str) -> Non
 
 
 # ------------------------------------------------------------------------------------------ rejected
-
-
-def with_resources(**r: Any) -> dict[str, Any]:
-    return manifest(resources=r)
 
 
 INVALID: list[tuple[str, dict[str, Any], tuple[str, ...], list[str]]] = [
@@ -136,7 +159,11 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...], list[str]]] = [
     # absurd resources (spec.MAX_MEMORY, MAX_CPU, MAX_DURATION): CEL bounds, the same as the models'
     ("memory-1Ei", manifest(resources={"memory": "1Ei"}, retry={"maxMemory": "1Ei"}), (),
      ["spec.resources.memory", "resources.memory (1Ei) is more than the limit of 32Ti"]),
-    ("cpu-1e9", with_resources(cpu="1e9"), (), ["spec.resources.cpu", '"1e9"']),
+    ("cpu-1e9", with_resources(cpu="1e9"), (), ["spec.resources.cpu", "resources.cpu (1e9) is more than the limit of "
+                                                                      "1024 CPUs"]),
+    # an unquoted fraction is a JSON number: int-or-string has no place for it (the models say to quote it)
+    ("cpu-unquoted-0.5", with_resources(cpu=0.5), (), ["spec.resources.cpu", "integer,string"]),
+    ("memory-1e3M", with_resources(memory="1e3M"), (), ["spec.resources.memory", '"1e3M"']),
     ("cpu-a-billion", with_resources(cpu="1000000000"), (),
      ["spec.resources.cpu", "resources.cpu (1000000000) is more than the limit of 1024 CPUs"]),
     ("wall-clock-100y", with_resources(wallClock="100y"), (), ["spec.resources.wallClock", '"100y"']),
@@ -228,14 +255,17 @@ def test_kubectl_explain_prints_the_descriptions(crd: str) -> None:
 def test_printer_columns_short_name_and_category(crd: str, namespace: str) -> None:
     assert create(manifest("gmb"), namespace).returncode == 0
     status = {"phase": "Retrying", "attempt": 2, "failureClass": "OutOfMemory", "reason": "OOMKilled",
-              "message": "retrying with 6Gi", "duration": "4m12s"}
+              "message": "retrying with 6Gi", "duration": "4m12s", "startTime": "2020-01-01T00:00:00Z"}
     proc = patch(namespace, {"status": status}, "--subresource=status", name="gmb")
     assert proc.returncode == 0, proc.stderr
     table = kubectl("get", "dx", namespace=namespace).splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE"]
-    assert table[1].split()[:6] == ["gmb", "Retrying", "2", "OutOfMemory", "OOMKilled", "4m12s"]
+    assert table[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "STARTED", "AGE"]
+    assert table[1].split()[:5] == ["gmb", "Retrying", "2", "OutOfMemory", "OOMKilled"]
+    assert table[1].split()[5].endswith("y")  # started in 2020: an age in years, live
     wide = kubectl("get", "dx", "-o", "wide", namespace=namespace).splitlines()
-    assert wide[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "DURATION", "AGE", "MESSAGE", "DIAGNOSTIC"]
+    assert wide[0].split() == ["NAME", "PHASE", "ATTEMPT", "CLASS", "REASON", "STARTED", "AGE", "DURATION", "MESSAGE",
+                               "DIAGNOSTIC"]
+    assert "4m12s" in wide[1]
     assert "retrying with 6Gi" in wide[1] and wide[1].split()[-1] == "global-mean-bias"
     for resource in ("diagnostics", "diagnosticexecutions", "diagnosticexecution", "dx"):
         assert "gmb" in kubectl("get", resource, "-o", "name", namespace=namespace), resource

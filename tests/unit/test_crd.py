@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from diagnostic_operator.cli import app
 from diagnostic_operator.crd import CrdSchemaError, build_crd, render_crd, structural
+from diagnostic_operator.quantities import QUANTITY_PATTERN
 from diagnostic_operator.spec import (
     AttemptResources,
     AttemptStatus,
@@ -111,8 +112,9 @@ def test_printer_columns() -> None:
         ("Attempt", "integer", ".status.attempt", 0),
         ("Class", "string", ".status.failureClass", 0),
         ("Reason", "string", ".status.reason", 0),
-        ("Duration", "string", ".status.duration", 0),
+        ("Started", "date", ".status.startTime", 0),  # live while Running (duration is not)
         ("Age", "date", ".metadata.creationTimestamp", 0),
+        ("Duration", "string", ".status.duration", 1),
         ("Message", "string", ".status.message", 1),
         ("Diagnostic", "string", ".spec.diagnostic.slug", 1),
     ]
@@ -129,10 +131,26 @@ ALLOWED_KEYS = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "required",
     "properties", "items", "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
 }
+#: A quantity's node: int-or-string, in the form Kubernetes' own resource fields have.
+INT_OR_STRING = {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}
+QUANTITIES = {".spec.resources.memory", ".spec.resources.cpu", ".spec.resources.cpuLimit", ".spec.retry.maxMemory"}
+
+
+def test_quantities_are_int_or_string() -> None:
+    found = {path for path, node in nodes(openapi()) if node.get("x-kubernetes-int-or-string")}
+    assert found == QUANTITIES
+    for path, node in nodes(openapi()):
+        if path in QUANTITIES:
+            assert {k: node[k] for k in INT_OR_STRING} == INT_OR_STRING and "type" not in node, path
+            assert node["pattern"] == QUANTITY_PATTERN and node["maxLength"] == 32, path
+            assert all("string(self)" in r["rule"] for r in node["x-kubernetes-validations"]), path
 
 
 def test_schema_is_structural() -> None:
-    for path, node in nodes(openapi()):
+    for path, found in nodes(openapi()):
+        node = found  # an int-or-string quantity has no type but anyOf [integer, string]: checked as a string here
+        if path in QUANTITIES:
+            node = {k: v for k, v in found.items() if k not in INT_OR_STRING} | {"type": "string"}
         assert set(node) <= ALLOWED_KEYS, f"{path}: {set(node) - ALLOWED_KEYS}"
         assert node.get("type") in {"object", "array", "string", "integer", "number", "boolean"}, path
         assert "$ref" not in node and "$defs" not in node and "title" not in node, path
@@ -245,7 +263,7 @@ def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
     """What the API server's structural defaulting does: fill absent properties top-down, then recurse."""
     if value is None:
         return None
-    if schema["type"] == "object" and isinstance(value, dict):
+    if schema.get("type") == "object" and isinstance(value, dict):
         out = dict(value)
         for name, sub in schema.get("properties", {}).items():
             if name not in out and "default" in sub:
@@ -253,7 +271,7 @@ def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
             if name in out:
                 out[name] = apply_defaults(sub, out[name])
         return out
-    if schema["type"] == "array" and isinstance(value, list):
+    if schema.get("type") == "array" and isinstance(value, list):
         return [apply_defaults(schema["items"], item) for item in value]
     return value
 
@@ -285,7 +303,9 @@ jsonschema = pytest.importorskip("jsonschema")
 def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
     """OpenAPI v3.0 (nullable) → JSON Schema, for the jsonschema package; no additional properties."""
     out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "default")}
-    if node.get("nullable"):
+    if node.get("nullable") and "type" not in node:  # an int-or-string quantity
+        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+    elif node.get("nullable"):
         out["type"] = [node["type"], "null"]
         if "enum" in out:
             out["enum"] = [*out["enum"], None]
@@ -373,7 +393,8 @@ def test_spec_is_immutable_except_cancel() -> None:
 
 def test_cross_field_rules_are_present() -> None:
     spec_rules = " ".join(rules(spec_schema()))
-    assert "quantity(self.resources.memory).compareTo(quantity(self.retry.maxMemory)) <= 0" in spec_rules
+    assert ("quantity(string(self.resources.memory)).compareTo(quantity(string(self.retry.maxMemory))) <= 0"
+            in spec_rules)
     assert "duration(self.retry.backoff.initial) <= duration(self.retry.backoff.max)" in spec_rules
     assert "duration(self.resources.wallClock) <= duration(self.retry.maxWallClock)" in spec_rules
     env_item = spec_schema()["properties"]["env"]["items"]

@@ -1,11 +1,13 @@
 """The DiagnosticExecution models: defaults, quantities, and errors that name the field and the value."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from diagnostic_operator.manifest import ManifestError, load_manifests, parse_manifest
 from diagnostic_operator.quantities import (
+    QUANTITY_PATTERN,
     QuantityError,
     cpu_millicores,
     format_duration,
@@ -137,3 +139,80 @@ def test_bad_durations(bad: str) -> None:
 def test_formatting_round_trips() -> None:
     assert format_memory(1536 * 2**20) == "1536Mi" and format_memory(4 * 2**30) == "4Gi"
     assert format_duration(5400) == "1h30m" and parse_duration(format_duration(7261)) == 7261
+
+
+# ------------------------------------------------------------------------- quantities: apimachinery's grammar
+
+@pytest.mark.parametrize(("text", "millicores"), [
+    ("1e3", 1_000_000), ("1E3", 1_000_000), ("+1", 1000), ("0.5", 500), ("100m", 100), ("1.", 1000), (".5", 500),
+    ("1e-3", 1), ("2", 2000),
+])
+def test_cpu_quantity_grammar(text: str, millicores: int) -> None:
+    assert cpu_millicores(text) == millicores
+    assert re.match(QUANTITY_PATTERN, text), "the CRD's pattern accepts it too"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1e3M", "memory '1e3M': not a Kubernetes quantity; write a number with an optional suffix"),
+    ("4GB", "memory '4GB': not a Kubernetes quantity; did you mean 4G or 4Gi?"),
+    ("512MiB", "memory '512MiB': not a Kubernetes quantity; did you mean 512Mi?"),
+    ("512mb", "memory '512mb': not a Kubernetes quantity; did you mean 512M or 512Mi?"),
+    ("4 Gi", "memory '4 Gi': not a Kubernetes quantity; did you mean 4Gi?"),
+    ("4gi", "memory '4gi': not a Kubernetes quantity; did you mean 4Gi?"),
+    ("4kb", "memory '4kb': not a Kubernetes quantity; did you mean 4k or 4Ki?"),
+    ("lots", "memory 'lots': not a Kubernetes quantity; write a number"),
+])
+def test_bad_quantities_get_the_products_message(text: str, message: str) -> None:
+    assert not re.match(QUANTITY_PATTERN, text)
+    with pytest.raises(QuantityError) as err:
+        memory_bytes(text)
+    assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    (2, "2"), ("2", "2"), (2.0, "2"), (1000, "1000"), ("500m", "500m"), ("1e3", "1e3"),
+])
+def test_a_yaml_number_is_kept_as_the_string_kubernetes_prints(given: object, kept: str) -> None:
+    spec = parse_manifest(with_spec(resources={"cpu": given, "cpuLimit": given, "memory": "4Gi"})).spec
+    assert (spec.resources.cpu, spec.resources.cpu_limit) == (kept, kept)
+
+
+def test_an_integer_memory_is_bytes() -> None:
+    spec = parse_manifest(with_spec(resources={"memory": 1073741824}, retry={"maxMemory": 2147483648})).spec
+    assert (spec.resources.memory, spec.retry.max_memory, spec.resources.memory_bytes) == (
+        "1073741824", "2147483648", 2**30)
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("cpu", 0.5, "0.5 is an unquoted YAML number with a fraction, which a Kubernetes quantity field cannot take: "
+                 'quote it ("0.5") or write it with a suffix (e.g. 500m)'),
+    ("cpuLimit", 1.5, 'quote it ("1.5")'),
+    ("memory", 0.5, 'quote it ("0.5")'),
+    ("cpu", True, "True is not a quantity"),
+])
+def test_a_fraction_in_yaml_says_to_quote_it(field: str, value: object, words: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(with_spec(resources={field: value}))
+    assert f"spec.resources.{field}" in str(err.value) and words in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"resources": {"memory": "4GB"}}, "spec.resources.memory: memory '4GB': not a Kubernetes quantity; "
+                                       "did you mean 4G or 4Gi?"),
+    ({"resources": {"cpu": "1e3M"}}, "spec.resources.cpu: cpu '1e3M': not a Kubernetes quantity"),
+    ({"pendingTimeout": "10"}, "spec.pendingTimeout: '10' is not a duration: write a number with a unit"),
+    ({"diagnostic": {"provider": "Bad.Provider", "slug": "s"}},
+     "spec.diagnostic.provider: 'Bad.Provider' is not a DNS label"),
+    ({"env": [{"name": "1X", "value": "1"}]}, "spec.env[0].name: '1X' is not an environment variable name"),
+    ({"envSources": ["Bad_Source"]}, "'Bad_Source' is not a DNS label"),
+])
+def test_no_message_quotes_a_regex(changes: dict, words: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(with_spec(**changes))
+    assert words in str(err.value) and "pattern" not in str(err.value) and "^" not in str(err.value), str(err.value)
+
+
+def test_a_bad_metadata_name_gets_the_products_message() -> None:
+    with pytest.raises(ManifestError) as err:
+        parse_manifest({**BASE, "metadata": {"name": "Bad.Name"}})
+    assert "metadata.name: 'Bad.Name' is not a DNS label" in str(err.value) and "^" not in str(err.value)

@@ -142,11 +142,11 @@ def _unreachable(url: str | URL, exc: BaseException, doing: str) -> DatabaseErro
     return DatabaseError(
         f"Cannot {doing} the database at {mask_url(url)}: {cause}{end} Check that the server is running and "
         "reachable from here, and that the user, password and database name in the URL are right "
-        "(the URL comes from --database-url or DIAGNOSTIC_OPERATOR_DATABASE_URL)."
+        "(the URL comes from --database or DIAGNOSTIC_OPERATOR_DATABASE_URL)."
     )
 
 
-SCHEMA_HEAD = "0002"  # the newest migration's revision; a test checks it against Alembic's own head
+SCHEMA_HEAD = "0003"  # the newest migration's revision; a test checks it against Alembic's own head
 
 
 def _at_head(conn: Connection) -> bool:
@@ -181,6 +181,39 @@ def upgrade(url: str | URL, *, engine: Engine | None = None) -> None:
     finally:
         if own:
             engine.dispose()
+
+
+def require_current(url: str | URL) -> Engine:
+    """An engine for a database that is at this version's schema, for commands that only read: they never
+    migrate (nor create a SQLite file). Raises :class:`DatabaseError` saying what is wrong: unreachable, no
+    such SQLite file, never migrated, or at another schema."""
+    parsed = normalize_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:") \
+                and not Path(database).expanduser().is_file():
+            raise DatabaseError(f"no database at {mask_url(url)}: the file does not exist (nothing has run with "
+                                "this database yet; --database or DIAGNOSTIC_OPERATOR_DATABASE_URL chooses another)")
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            if _at_head(conn):
+                return engine
+        found = current_revision(url, engine=engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise _unreachable(url, exc, "read") from exc
+    except DatabaseError:
+        engine.dispose()
+        raise
+    engine.dispose()
+    if found is None:
+        raise DatabaseError(f"the database at {mask_url(url)} holds no diagnostic-operator tables (it was never "
+                            "migrated): `diagnostic-operator db upgrade` creates them, and so does a `run`")
+    how = ("a newer diagnostic-operator migrated it" if found > SCHEMA_HEAD  # revisions are zero-padded numbers
+           else "`diagnostic-operator db upgrade` migrates it")
+    raise DatabaseError(f"the database at {mask_url(url)} is at schema {found}, this version reads {SCHEMA_HEAD}: "
+                        f"{how}")
 
 
 def current_revision(url: str | URL, *, engine: Engine | None = None) -> str | None:

@@ -102,6 +102,9 @@ class Execution(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The local ``run`` process that runs it (NULL for the cluster's operator): see db/runners.py.
+    runner_host: Mapped[str | None] = mapped_column(String(253))
+    runner_pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class Attempt(Base):

@@ -54,7 +54,8 @@ from diagnostic_operator.spec import (
 )
 from diagnostic_operator.store import execution_prefix, open_store
 from diagnostic_operator.store.base import ObjectStore
-from diagnostic_operator.transports import local_mounts, local_site
+from diagnostic_operator.transports import local_mounts, local_runner, local_site
+from diagnostic_operator.transports.local_process import child_setup, groups_under, kill_rest
 from diagnostic_operator.transports.memory_limit import MemoryLimit, create_limit
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ class LocalTransport:
         self.options = options
         self.reporter = reporter or Reporter()
         self._engine: Engine | None = None
+        #: The attempt whose shim is spawned and not yet reaped (what an interrupt outside _watch must stop)
+        self._live: _Spawned | None = None
 
     @property
     def engine(self) -> Engine:
@@ -144,6 +147,8 @@ class LocalTransport:
 
             upgrade(self.options.settings.database_url)
             self._engine = create_engine_for(self.options.settings.database_url)
+            for lost in local_runner.reap(self._engine):
+                self.reporter.message(local_runner.describe(lost))
         return self._engine
 
     # ------------------------------------------------------------------------------------------
@@ -165,9 +170,8 @@ class LocalTransport:
         # nothing is written anywhere.
         resources = spec.resources
         first = self._spawn(manifest, prepared, resources, uid, 1, scratch / "attempt-1")
-        pending: _Spawned | None = first
         try:
-            from diagnostic_operator.db import repository
+            from diagnostic_operator.db import repository, runners
 
             engine = self.engine
             store = open_store(store_url)
@@ -175,11 +179,33 @@ class LocalTransport:
             allocation = repository.allocate_execution(
                 engine, namespace=namespace, name=name, uid=uid, spec=spec,
                 output_location=store.uri(execution_prefix(namespace, name, uid)))
+            runners.claim(engine, allocation.execution_id, local_runner.this_host(), os.getpid())
             repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
         except BaseException:
             self._abort(first)
             raise
+        try:
+            return self._attempts(manifest, prepared, first, engine, store, allocation.execution_id, uid, scratch)
+        except KeyboardInterrupt:  # Ctrl-C, or TERM/HUP turned into one by the CLI
+            if self._live is not None:  # interrupted between the spawn and the watch: stop it here
+                self._stop(self._live)
+                self._live = None
+            repository.finish_execution(engine, allocation.execution_id, phase=Phase.CANCELLED,
+                                        failure_class=FailureClass.CANCELLED, reason="Interrupted",
+                                        message="The run process was interrupted; its attempt was stopped.",
+                                        dirty=True)
+            raise
 
+    def _attempts(self, manifest: DiagnosticExecution, prepared: _Prepared, first: _Spawned, engine: Engine,
+                  store: ObjectStore, execution_id: int, uid: str, scratch: Path) -> LocalRunResult:
+        """Run, classify and decide attempts until the execution ends."""
+        from diagnostic_operator.db import repository
+
+        spec = manifest.spec
+        name = manifest.metadata.name
+        namespace = manifest.metadata.namespace or LOCAL_NAMESPACE
+        resources = spec.resources
+        pending: _Spawned | None = first
         history: list[FailureClass] = []
         attempts: list[AttemptStatus] = []
         number = 0
@@ -187,12 +213,13 @@ class LocalTransport:
             number += 1
             workdir = scratch / f"attempt-{number}"
             spawned = pending or self._spawn(manifest, prepared, resources, uid, number, workdir)
+            self._live = spawned
             pending = None
             attempt_id = repository.record_attempt_start(
-                engine, allocation.execution_id, number,
+                engine, execution_id, number,
                 resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
                 started_at=spawned.started_at)
-            target = AttemptTarget(namespace, name, uid, number, allocation.execution_id, attempt_id)
+            target = AttemptTarget(namespace, name, uid, number, execution_id, attempt_id)
             status, classification, summary = self._complete(spawned, manifest, prepared, resources, target, store,
                                                              engine)
             history.append(classification.failure_class)
@@ -202,7 +229,7 @@ class LocalTransport:
             attempts.append(status)
             self.reporter.attempt_finished(status, outcome, summary)
             if outcome.decision is Decision.RETRY and outcome.next_resources is not None:
-                repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RETRYING,
+                repository.set_execution_phase(engine, execution_id, phase=Phase.RETRYING,
                                                 reason=status.reason, failure_class=status.failure_class)
                 self._wait(outcome.backoff_seconds)
                 resources = outcome.next_resources
@@ -210,12 +237,12 @@ class LocalTransport:
             dirty = dirty_after(outcome.decision, True)
             message = classification.message if outcome.decision is Decision.SUCCESS else (
                 f"{classification.message} Gave up: {outcome.reason}.")
-            repository.finish_execution(engine, allocation.execution_id, phase=outcome.phase,
+            repository.finish_execution(engine, execution_id, phase=outcome.phase,
                                         failure_class=classification.failure_class, reason=classification.reason,
                                         message=message, dirty=dirty)
             if not self.options.keep_scratch and outcome.decision is Decision.SUCCESS:
                 shutil.rmtree(scratch, ignore_errors=True)
-            return LocalRunResult(name, uid, allocation.execution_id, outcome.phase, classification.failure_class,
+            return LocalRunResult(name, uid, execution_id, outcome.phase, classification.failure_class,
                                   classification.reason, message, attempts, summary.output_location, summary)
 
     # ------------------------------------------------------------------------------------------
@@ -295,7 +322,7 @@ class LocalTransport:
             proc = subprocess.Popen(
                 cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=limit.enter if limit else None)  # noqa: PLW1509 - joins the cgroup before exec
+                preexec_fn=child_setup(limit))  # noqa: PLW1509 - joins the cgroup before exec
         except OSError as exc:
             if limit:
                 limit.close()
@@ -305,11 +332,18 @@ class LocalTransport:
     @staticmethod
     def _abort(spawned: _Spawned) -> None:
         """Stop an attempt that must not go on (interrupted while starting, or its database or store is
-        unusable) and remove its traces. The command leads a session of its own (the shim's setsid), so a kill
-        of the shim's group alone would miss it: the shim gets TERM and passes it to the command's group; what
-        is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's group, and every process of the attempt's
-        memory cgroup when it has one."""
+        unusable) and remove its traces."""
+        LocalTransport._stop(spawned)
+        shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
+
+    @staticmethod
+    def _stop(spawned: _Spawned) -> None:
+        """Stop an attempt's processes and reap the shim. The command leads a session of its own (the shim's
+        setsid), so a kill of the shim's group alone would miss it: the shim gets TERM and passes it to the
+        command's group; what is left after ``ABORT_GRACE_SECONDS`` is killed: the shim's and the command's
+        groups, and every process of the attempt's memory cgroup when it has one."""
         pid = spawned.proc.pid
+        groups = groups_under(pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
         reaped = False
@@ -321,29 +355,21 @@ class LocalTransport:
                 reaped = True
             if not reaped:
                 time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        if spawned.limit is not None and spawned.limit.cgroup is not None:
-            with contextlib.suppress(OSError, ValueError):
-                for member in (spawned.limit.cgroup / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(int(member), signal.SIGKILL)
+        kill_rest(spawned.limit, groups | groups_under(pid))
         if not reaped:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         spawned.proc.returncode = -9
         if spawned.limit:
             spawned.limit.close()
-        shutil.rmtree(spawned.workdir.parent, ignore_errors=True)
 
     def _complete(self, spawned: _Spawned, manifest: DiagnosticExecution, prepared: _Prepared,
                   resources: ResourceHint, target: AttemptTarget, store: ObjectStore, engine: Engine,
                   ) -> tuple[AttemptStatus, Classification, PublishSummary]:
         """Wait for the attempt, then publish, ingest and classify it."""
         spec = manifest.spec
-        proc, limit, workdir, started, started_at = (spawned.proc, spawned.limit, spawned.workdir,
-                                                      spawned.started, spawned.started_at)
-        wait_status, rusage = self._watch(proc, target.attempt, workdir, started)
+        limit, workdir, started, started_at = spawned.limit, spawned.workdir, spawned.started, spawned.started_at
+        wait_status, rusage = self._watch(spawned)
         oom_kills = limit.oom_kills() if limit else None
         if limit:
             limit.close()
@@ -386,9 +412,11 @@ class LocalTransport:
             logLocation=summary.log_location, node=os.uname().nodename, partialFiles=summary.partial_files or None)
         return status, classification, summary
 
-    def _watch(self, proc: subprocess.Popen[bytes], number: int, workdir: Path,
-               started: float) -> tuple[int | None, resource.struct_rusage | None]:
-        """Wait for the shim, reporting the last log line; forward Ctrl-C as TERM to the shim."""
+    def _watch(self, spawned: _Spawned) -> tuple[int | None, resource.struct_rusage | None]:
+        """Wait for the shim, reporting the last log line. On Ctrl-C (or TERM/HUP, which the CLI turns into
+        one) the shim gets TERM and passes it to the command's group; whatever of the attempt is left after
+        ``ABORT_GRACE_SECONDS`` is killed (_kill_rest)."""
+        proc, number, workdir, started = spawned.proc, spawned.number, spawned.workdir, spawned.started
         result: list[tuple[int | None, resource.struct_rusage | None]] = [(None, None)]
 
         def reap() -> None:
@@ -403,10 +431,17 @@ class LocalTransport:
             while waiter.is_alive():
                 self.reporter.attempt_running(number, time.monotonic() - started, _last_line(log))
                 waiter.join(self.options.poll_seconds)
+            self._live = None
         except KeyboardInterrupt:
+            self._live = None  # stopped here; the shim's pid must not be signalled again once reaped
+            groups = groups_under(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
-            waiter.join(30)
+            waiter.join(ABORT_GRACE_SECONDS)
+            kill_rest(spawned.limit, groups | groups_under(proc.pid))
+            waiter.join(5)
+            if spawned.limit is not None:
+                spawned.limit.close()
             raise
         return result[0]
 

@@ -27,7 +27,7 @@ TABLES = {"execution_groups", "executions", "attempts", "outputs", "scalar_value
 def test_upgrade_twice_is_a_no_op(db_url: str, db_engine: Engine) -> None:
     upgrade(db_url)  # the fixture already migrated once
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     assert set(inspect(db_engine).get_table_names()) == TABLES
 
 

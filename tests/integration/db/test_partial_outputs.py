@@ -99,7 +99,7 @@ def test_migration_0002_keeps_0001_rows_and_downgrades(db_url: str) -> None:
                 "description, dimensions, uri, size, sha256) VALUES (1, 1, 'plot', 'map', 'map.png', '', '', "
                 "'{}', 'file:///map.png', 3, 'abc')"))
         upgrade(db_url)
-        assert current_revision(db_url) == "0002"
+        assert current_revision(db_url) == "0003"
         assert rows(engine) == [(1, "plot", "map", False)]
         assert record_partial_outputs(engine, execution_id=1, attempt_id=1, files=[stored("map")]) == 1
         command.downgrade(config, "0001")  # the partial row goes; the bundle row stays

@@ -142,7 +142,7 @@ def test_malformed_manifest_is_a_clear_error(local_env: dict[str, str], tmp_path
 def test_unreachable_database_writes_nothing(local_env: dict[str, str], tmp_path: Path) -> None:
     env = {**local_env, "DIAGNOSTIC_OPERATOR_DATABASE_URL": "postgresql://user:secret@127.0.0.1:9/none"}
     result = cli("run", str(EXAMPLES / "global-mean-bias.yaml"), "--no-progress", env=env, timeout=120)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "127.0.0.1:9" in result.stderr and "secret" not in result.stderr
     assert not (tmp_path / "store").exists() or files_under(tmp_path / "store") == []
 
@@ -152,7 +152,7 @@ def test_unreachable_store_writes_no_execution(local_env: dict[str, str], tmp_pa
            "DIAGNOSTIC_OPERATOR_S3_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "k",
            "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1"}
     result = cli("run", str(EXAMPLES / "global-mean-bias.yaml"), "--no-progress", env=env, timeout=120)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "no-such-bucket" in result.stderr
     listing = cli("executions", "list", "--json", env=local_env)
     assert json.loads(listing.stdout) == []

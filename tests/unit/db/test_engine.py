@@ -83,7 +83,8 @@ def test_migrations_ship_with_the_package(tmp_path: Path) -> None:
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert alembic_config().get_main_option("script_location") == str(MIGRATIONS_DIR)
     assert (MIGRATIONS_DIR / "versions" / "0002_partial_outputs.py").is_file()
-    assert head_revision() == "0002"
+    assert (MIGRATIONS_DIR / "versions" / "0003_runner.py").is_file()
+    assert head_revision() == "0003"
     url = f"sqlite:///{tmp_path / 'x.db'}"
     upgrade(url)
     upgrade(url)

@@ -244,7 +244,9 @@ jsonschema = pytest.importorskip("jsonschema")
 
 def _to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "default")}
-    if node.get("nullable"):
+    if node.get("nullable") and "type" not in node:  # an int-or-string quantity
+        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+    elif node.get("nullable"):
         out["type"] = [node["type"], "null"]
         if "enum" in out:
             out["enum"] = [*out["enum"], None]

@@ -103,7 +103,7 @@ def test_an_empty_file_means_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "field", "why"), [
-    ("publishGrace: five minutes\n", "publishGrace", "pattern"),
+    ("publishGrace: five minutes\n", "publishGrace", "is not a duration"),
     ("imagePullPolicy: Sometimes\n", "imagePullPolicy", "Always"),
     ("podDefaults: {hostNetwork: maybe}\n", "podDefaults.hostNetwork", "boolean"),
     ("podDefaults: {hostNetwrok: true}\n", "podDefaults.hostNetwrok", "unknown field"),

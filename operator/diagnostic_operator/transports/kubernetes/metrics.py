@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import platform
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from diagnostic_operator import __version__
 
 EXECUTIONS = Gauge("diagnostic_operator_executions", "Executions this operator follows, by phase.", ["phase"])
 RECONCILE_SECONDS = Histogram("diagnostic_operator_reconcile_seconds", "Time of one observe-plan-act pass.")
@@ -14,8 +18,37 @@ QUEUE_SECONDS = Histogram("diagnostic_operator_queue_seconds", "Job creation to 
 RUN_SECONDS = Histogram("diagnostic_operator_run_seconds", "Runner start to end.",
                         buckets=(5, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, float("inf")))
 
+FAILED_CALLS = Counter("diagnostic_operator_failed_calls_total",
+                       "Failed calls by target (api, database, store, network) and kind (HTTP status or error type).",
+                       ["target", "kind"])
+SPECS_REFUSED = Counter("diagnostic_operator_specs_refused_total",
+                        "Executions refused as class Configuration, by why: invalid-spec (the models refuse what "
+                        "the API server took) or not-covered (the site's configuration lacks what the spec asks).",
+                        ["why"])
+BUILD_INFO = Gauge("diagnostic_operator_build_info", "Always 1; the labels say which build runs.",
+                   ["version", "python"])
+
+#: Error types by target. Checked by name along the type's MRO so this module imports none of the libraries.
+_TARGETS = (("database", ("DatabaseError", "SQLAlchemyError")), ("store", ("StoreError",)),
+            ("api", ("APIError", "ApiError")), ("network", ("ClientError", "TimeoutError", "OSError")))
+
+
+def failure_labels(exc: BaseException) -> tuple[str, str]:
+    """(target, kind) of a failed call: an API error's kind is its HTTP status, others their type's name."""
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    for target, known in _TARGETS:
+        if any(name in known for name in names):
+            status = getattr(exc, "status", None) if target == "api" else None
+            return target, str(status) if isinstance(status, int) else type(exc).__name__
+    return "other", type(exc).__name__
+
+
+def count_failure(exc: BaseException) -> None:
+    FAILED_CALLS.labels(*failure_labels(exc)).inc()
+
 
 def serve(port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 - a metrics port is meant to be scraped
+    BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
     start_http_server(port, addr=address)
 
 

@@ -112,6 +112,8 @@ class Runtime:
     #: would repeat decided work (e.g. start an attempt twice). We are the only writer of the status.
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     phases: metrics.PhaseTracker = field(default_factory=metrics.PhaseTracker)
+    #: Executions whose spec the models refused (counted once in SPECS_REFUSED)
+    refused: set[str] = field(default_factory=set)
     #: ``time.monotonic()`` of the last trouble with the API server (see TROUBLE_POLL)
     trouble_at: float | None = None
     #: When the API server last answered the liveness probe's question
@@ -158,6 +160,7 @@ class Runtime:
         """The execution is gone: drop everything kept for it."""
         for kept in (self.written, self.db_ids, self.models, self.wakeups):
             kept.pop(uid, None)
+        self.refused.discard(uid)
         self.phases.forget(uid)
 
 
@@ -280,6 +283,7 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
                 await runtime.api.items(probe_url)
             runtime.contact.answered(time.monotonic())
         except (ApiError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            metrics.count_failure(exc)
             runtime.contact.failed(f"{type(exc).__name__}: {exc}"[:300])
         alive, message = runtime.contact.verdict(time.monotonic())
         if not alive:
@@ -395,6 +399,9 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         spec, status = runtime.validated(uid, body)
     except ValidationError as exc:
         # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
+        if uid not in runtime.refused:  # counted once per execution, not per pass
+            runtime.refused.add(uid)
+            metrics.SPECS_REFUSED.labels(why="invalid-spec").inc()
         kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
         return None if deleting else MAX_SLEEP
     jobs = {j.attempt: j for j in execution_jobs.get(uid, [])}
@@ -423,6 +430,7 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         # the API server or the database is away (restart, network): try again soon, never crash the daemon.
         # A spec the configuration does not cover is no outage: the plan ends it (FailPermanently).
         runtime.trouble_at = time.monotonic()
+        metrics.count_failure(exc)
         logger.warning(f"reconcile of {namespace}/{name} failed, retrying: {type(exc).__name__}: {exc}")
         if deleting:
             raise kopf.TemporaryError(f"cancelling failed, retrying: {exc}", delay=5) from exc
@@ -563,6 +571,7 @@ async def _carry_out(runtime: Runtime, obs: Observed, execution_id: int | None, 
                                         phase=Phase.FAILED, failure_class=failure_class, reason=reason,
                                         message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(Phase.FAILED)).inc()
+                metrics.SPECS_REFUSED.labels(why="not-covered").inc()
             case SetStatus(status=status):
                 if status.database_execution_id is None and execution_id is not None:
                     status = status.model_copy(update={"database_execution_id": execution_id})  # allocated above
