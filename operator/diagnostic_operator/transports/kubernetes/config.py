@@ -50,7 +50,7 @@ from pydantic import (
 )
 
 from diagnostic_operator.quantities import QuantityError, parse_duration, parse_quantity
-from diagnostic_operator.site import EnvSource, Site, SiteMount, SiteVolume
+from diagnostic_operator.site import Site
 from diagnostic_operator.spec import DNS_LABEL_PATTERN, Duration
 
 from .names import PRODUCT_VOLUMES, is_reserved_label
@@ -226,8 +226,9 @@ def _sidecar_resources() -> dict[str, Any]:
     return {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
 
 
-class OperatorConfig(_Model):
-    """The operator's configuration (a YAML file; every field optional)."""
+class OperatorConfig(Site):
+    """The operator's configuration (a YAML file; every field optional). Its site part (``volumes``,
+    ``mounts``, ``envSources``: what diagnostics see) is the ``Site`` that the local run reads as well."""
 
     image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")] = Field(
         default=DEFAULT_IMAGE, description="The product image: the install-shim init container and the sidecar.")
@@ -249,12 +250,6 @@ class OperatorConfig(_Model):
                                                 description="Queue name (spec.resources.queue) → routing.")
     pod_defaults: PodDefaults = Field(default_factory=PodDefaults, alias="podDefaults")
     pod_security: PodSecurity = Field(default_factory=PodSecurity, alias="podSecurity")
-    volumes: dict[DnsLabel, SiteVolume] = Field(
-        default_factory=dict, description="Named volume sources that specs (and `mounts`) pick by name.")
-    mounts: Annotated[list[SiteMount], Field(max_length=64)] = Field(
-        default_factory=list, description="Volumes mounted into every execution Pod's runner (and its sidecar).")
-    env_sources: dict[DnsLabel, EnvSource] = Field(
-        default_factory=dict, alias="envSources", description="Named env sources that specs pick by name.")
     security_context: dict[str, Any] = Field(
         default_factory=_restricted, alias="securityContext",
         description="securityContext of the install-shim and ingest containers (not the diagnostic's).")
@@ -270,15 +265,14 @@ class OperatorConfig(_Model):
     @property
     def site(self) -> Site:
         """The volumes and env sources, as the pure coverage check (``site.problems``) reads them."""
-        return Site(volumes=self.volumes, mounts=self.mounts, env_sources=self.env_sources)
+        return self
 
     @model_validator(mode="after")
-    def _site(self) -> OperatorConfig:
+    def _own_volume_names(self) -> OperatorConfig:
         taken = sorted(set(self.volumes) & PRODUCT_VOLUMES)
         if taken:
             raise ValueError(f"volumes: {', '.join(taken)} is the name of one of the execution Pod's own volumes "
                              f"({', '.join(sorted(PRODUCT_VOLUMES))})")
-        self.site  # noqa: B018 - validates the mounts against the volumes
         return self
 
     @property
