@@ -158,7 +158,7 @@ def test_upgrade_from_0_1_0_applies_the_crd_without_kubectl_and_removal_leaves_n
         helm("upgrade", release, str(CHART), "--namespace", release_ns,
              "--values", str(CHART / "ci" / "test-cluster-values.yaml"), *sets, "--wait", "--timeout", "5m",
              timeout=400)
-        crd = kubectl("get", f"crd/{CRD}", json=True)
+        crd = kubectl("get", f"crd/{CRD}", "--show-managed-fields", json=True)
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         managers = {m["manager"] for m in crd["metadata"]["managedFields"]}
         assert "diagnostic-operator" in managers, managers
