@@ -45,6 +45,7 @@ EXAMPLE = "example-diagnostic:0.1"
 CRD_FILE = ROOT / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml"
 CRD_NAME = "diagnosticexecutions.diagnostic-operator.io"
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+PORT_TRIES = 3
 
 
 def free_port() -> int:
@@ -105,7 +106,17 @@ class OperatorProcess:
     env: dict[str, str] | None = None
 
     def start(self) -> OperatorProcess:
+        """Start the operator on two free ports. A port found free can be taken by another test process before
+        the operator binds it: then the operator exits at once ("address already in use") and is started again
+        on other ports."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
+        for _ in range(PORT_TRIES):
+            self._launch()
+            if not self._lost_a_port():
+                break
+        return self
+
+    def _launch(self) -> None:
         self.starts += 1
         config_file = self.workdir / "operator.yaml"
         config_file.write_text(yaml.safe_dump(self.config))
@@ -121,7 +132,21 @@ class OperatorProcess:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                          start_new_session=True)
         self.health_url = f"http://127.0.0.1:{health}/healthz"
-        return self
+
+    def _lost_a_port(self, timeout: float = 30.0) -> bool:
+        """Wait until the liveness endpoint answers (any status) or the process ends; True when it ended because
+        one of its ports was taken."""
+        deadline = time.monotonic() + timeout
+        answered = None  # another process may answer on a port taken from us: look once more a moment later
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return "address already in use" in self.log_paths[-1].read_text(errors="replace")
+            if answered is None and self.health()[0] != 0:
+                answered = time.monotonic()
+            if answered is not None and time.monotonic() - answered > 1.0:
+                return False
+            time.sleep(0.2)
+        return False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
