@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -85,21 +82,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@contextlib.contextmanager
-def _interrupt_on_term() -> Iterator[None]:
-    """TERM and HUP stop a ``run`` as Ctrl-C does: the attempt's processes are stopped and the execution is
-    recorded as Cancelled (a default TERM would end ``run`` at once and leave both behind)."""
-    def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    before = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-
-
 def version_callback(value: bool) -> None:
     if value:
         console.print(f"diagnostic-operator {__version__}")
@@ -141,6 +123,7 @@ def run(
     from diagnostic_operator.store.base import StoreError
     from diagnostic_operator.transports.kubernetes.config import ConfigurationError, load_config
     from diagnostic_operator.transports.local import LocalOptions, LocalTransport
+    from diagnostic_operator.transports.local_interrupts import INTERRUPTS
 
     if memory_limits not in ("auto", "cgroup", "rlimit", "off"):
         raise fail(f"--memory-limits: {memory_limits!r} is not one of auto, cgroup, rlimit, off")
@@ -163,7 +146,9 @@ def run(
                                             keep_scratch=keep_scratch, vocabulary=vocab, site=site), reporter)
     results = []
     try:
-        with _interrupt_on_term():
+        # Ctrl-C, TERM and HUP stop the attempt's processes and record the execution as Cancelled (a default
+        # TERM would end ``run`` at once and leave both behind)
+        with INTERRUPTS.installed():
             for item in manifests:
                 result = transport.run(item)
                 results.append(result)

@@ -55,6 +55,7 @@ from diagnostic_operator.spec import (
 from diagnostic_operator.store import execution_prefix, open_store
 from diagnostic_operator.store.base import ObjectStore
 from diagnostic_operator.transports import local_mounts, local_runner, local_site
+from diagnostic_operator.transports.local_interrupts import INTERRUPTS
 from diagnostic_operator.transports.local_process import child_setup, groups_under, kill_rest
 from diagnostic_operator.transports.memory_limit import MemoryLimit, create_limit
 
@@ -169,8 +170,8 @@ class LocalTransport:
         # while it runs (that hides ~1 s of start-up). If either check fails the attempt is stopped and
         # nothing is written anywhere.
         resources = spec.resources
-        first = self._spawn(manifest, prepared, resources, uid, 1, scratch / "attempt-1")
         try:
+            first = self._spawn(manifest, prepared, resources, uid, 1, scratch / "attempt-1")
             from diagnostic_operator.db import repository, runners
 
             engine = self.engine
@@ -182,7 +183,9 @@ class LocalTransport:
             runners.claim(engine, allocation.execution_id, local_runner.this_host(), os.getpid())
             repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
         except BaseException:
-            self._abort(first)
+            if self._live is not None:  # spawned (an interrupt at the end of the spawn finds it here too)
+                self._abort(self._live)
+                self._live = None
             raise
         try:
             return self._attempts(manifest, prepared, first, engine, store, allocation.execution_id, uid, scratch)
@@ -299,35 +302,41 @@ class LocalTransport:
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        limit = None
-        if self.options.memory_limits != "off":
-            limit = create_limit(f"{uid[:8]}-{number}-{os.getpid()}", resources.memory_bytes,
-                                 self.options.memory_limits)
-        self.reporter.attempt_started(number, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
-        deadline = resources.wall_clock_seconds
-        shim = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
-        error_file = workdir / local_mounts.MOUNT_ERROR_FILE
-        if prepared.mounts.kind == "namespace":
-            error_file.write_text(local_mounts.NAMESPACE_FAILED + "\n", encoding="utf-8")
-        cmd = local_mounts.command(prepared.mounts, error_file, shim)
-        env = dict(self.options.base_env if self.options.base_env is not None else os.environ)
-        env.update({var.name: var.value for var in spec.env})
-        env.update(prepared.env)
-        env["DIAGNOSTIC_OUTPUT_DIR"] = str(workdir)
-        if spec.results.directory is not None:
-            env["DIAGNOSTIC_RESULTS_DIR"] = spec.results.directory  # the path the diagnostic sees
-        started = time.monotonic()
-        started_at = now_iso()
-        try:
-            proc = subprocess.Popen(
-                cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=child_setup(limit))  # noqa: PLW1509 - joins the cgroup before exec
-        except OSError as exc:
-            if limit:
-                limit.close()
-            raise RuntimeError(f"cannot start the runner shim: {exc}") from exc
-        return _Spawned(proc, limit, workdir, number, started, started_at)
+        # Held from the memory limit to ``_live``: an interrupt in between would leave a cgroup or a child that
+        # nothing stops; it is raised once the attempt is known, and stopping that attempt is then the
+        # caller's business.
+        with INTERRUPTS.held():
+            limit = None
+            if self.options.memory_limits != "off":
+                limit = create_limit(f"{uid[:8]}-{number}-{os.getpid()}", resources.memory_bytes,
+                                     self.options.memory_limits)
+            self.reporter.attempt_started(number, resources, limit or MemoryLimit("rlimit-as", 0), workdir)
+            deadline = resources.wall_clock_seconds
+            shim = ["/bin/sh", str(shim_path()), "--deadline", f"{deadline:.0f}", "--", *spec.command, *spec.args]
+            error_file = workdir / local_mounts.MOUNT_ERROR_FILE
+            if prepared.mounts.kind == "namespace":
+                error_file.write_text(local_mounts.NAMESPACE_FAILED + "\n", encoding="utf-8")
+            cmd = local_mounts.command(prepared.mounts, error_file, shim)
+            env = dict(self.options.base_env if self.options.base_env is not None else os.environ)
+            env.update({var.name: var.value for var in spec.env})
+            env.update(prepared.env)
+            env["DIAGNOSTIC_OUTPUT_DIR"] = str(workdir)
+            if spec.results.directory is not None:
+                env["DIAGNOSTIC_RESULTS_DIR"] = spec.results.directory  # the path the diagnostic sees
+            started = time.monotonic()
+            started_at = now_iso()
+            try:
+                proc = subprocess.Popen(
+                    cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True,
+                    preexec_fn=child_setup(limit))  # noqa: PLW1509 - joins the cgroup before exec
+            except OSError as exc:
+                if limit:
+                    limit.close()
+                raise RuntimeError(f"cannot start the runner shim: {exc}") from exc
+            spawned = _Spawned(proc, limit, workdir, number, started, started_at)
+            self._live = spawned
+        return spawned
 
     @staticmethod
     def _abort(spawned: _Spawned) -> None:

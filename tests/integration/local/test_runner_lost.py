@@ -95,6 +95,23 @@ def test_term_or_int_stops_the_diagnostic_and_records_cancelled(signum: int, tmp
     assert (shown["phase"], shown["failureClass"], shown["reason"]) == ("Cancelled", "Cancelled", "Interrupted")
 
 
+def test_signals_while_stopping_do_not_cut_the_stop_short(tmp_path: Path,
+                                                          local_env: dict[str, str]) -> None:  # noqa: F811
+    """Ctrl-C pressed again (and a supervisor's TERM) while the attempt is being stopped: the stop and the
+    record still happen, and the exit code still says 130 (not a death by signal)."""
+    proc, pids = _start(tmp_path, local_env)
+    proc.send_signal(signal.SIGINT)
+    for again in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+        time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(again)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert _gone(pids), "the diagnostic's processes outlived run"
+    shown = json.loads(cli("executions", "show", "sleeper", "--json", env=local_env).stdout)["status"]
+    assert (shown["phase"], shown["reason"]) == ("Cancelled", "Interrupted")
+
+
 def test_a_killed_run_is_recorded_as_runner_lost(tmp_path: Path, local_env: dict[str, str]) -> None:  # noqa: F811
     proc, pids = _start(tmp_path, local_env)
     run_pid = proc.pid
