@@ -82,6 +82,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _pairs(items: list[str] | None, option: str, example: str) -> dict[str, str]:
+    """The KEY=VALUE items of a repeatable option; the first malformed one is refused, naming the option."""
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"{option} {item!r}: write KEY=VALUE, e.g. {option} {example}")
+        pairs[key] = value
+    return pairs
+
+
 def version_callback(value: bool) -> None:
     if value:
         console.print(f"diagnostic-operator {__version__}")
@@ -267,12 +278,7 @@ def crd(
         from diagnostic_operator import incluster
 
         manifest = build_crd()
-        annotations: dict[str, str] = {}
-        for item in annotate or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise fail(f"--annotate: {item!r} is not KEY=VALUE")
-            annotations[key] = value
+        annotations = _pairs(annotate, "--annotate", "helm.sh/resource-policy=keep")
         if annotations:
             manifest["metadata"]["annotations"] = annotations
         name = manifest["metadata"]["name"]
@@ -505,12 +511,7 @@ def executions_values(
     from diagnostic_operator.db import repository
     from diagnostic_operator.db.errors import DatabaseError
 
-    filters: dict[str, str] = {}
-    for item in where or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise fail(f"--where {item!r}: write NAME=VALUE, e.g. --where region=Tropics")
-        filters[key] = value
+    filters = _pairs(where, "--where", "region=Tropics")
     settings = Settings.resolve(database)
     try:
         engine = _reading(settings.database_url, reap=False)
