@@ -31,11 +31,15 @@ def write_definition(path: Path, definition: ExecutionDefinition) -> None:
     write_atomic(path, to_wire(definition))
 
 
-def read_definition(path: Path) -> ExecutionDefinition:
+def _read[T](path: Path, kind: type[T]) -> T:
     value = from_wire(json.loads(path.read_text()))
-    if not isinstance(value, ExecutionDefinition):
-        raise ValueError(f"{path} holds a {type(value).__name__}, not an ExecutionDefinition")
+    if not isinstance(value, kind):
+        raise ValueError(f"{path} holds a {type(value).__name__}, not an {kind.__name__}")
     return value
+
+
+def read_definition(path: Path) -> ExecutionDefinition:
+    return _read(path, ExecutionDefinition)
 
 
 def write_result(path: Path, result: ExecutionResult) -> None:
@@ -43,7 +47,4 @@ def write_result(path: Path, result: ExecutionResult) -> None:
 
 
 def read_result(path: Path) -> ExecutionResult:
-    value = from_wire(json.loads(path.read_text()))
-    if not isinstance(value, ExecutionResult):
-        raise ValueError(f"{path} holds a {type(value).__name__}, not an ExecutionResult")
-    return value
+    return _read(path, ExecutionResult)
