@@ -204,7 +204,7 @@ def test_cli_crd_apply_annotates_and_reports(server: tuple[FakeApi, dict[str, st
     assert f"CustomResourceDefinition {CRD_NAME} applied and Established" in result.output
     assert api.crds[CRD_NAME]["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     bad = CliRunner().invoke(app, ["crd", "--apply", "--annotate", "novalue"])
-    assert bad.exit_code == 2 and "not KEY=VALUE" in bad.output
+    assert bad.exit_code == 2 and "--annotate 'novalue': write KEY=VALUE" in bad.output
     alone = CliRunner().invoke(app, ["crd", "--annotate", "a=b"])
     assert alone.exit_code == 2 and "--annotate needs --apply" in alone.output
 
