@@ -13,8 +13,8 @@ configured.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -234,15 +234,23 @@ def problems(spec: DiagnosticExecutionSpec, site: Site, *, cluster: bool = True)
                          "the runner sets already")
     directory = spec.results.directory
     if directory is not None:
-        holders = [(where, m, ro) for where, m, ro in mounts if inside(directory, m.mount_path)]
-        if not holders:
+        holder = innermost(directory, mounts, lambda h: h[1].mount_path)
+        if holder is None:
             found.append(f"results.directory: {directory!r} is not inside a mounted volume "
                          f"(mount paths: {', '.join(m.mount_path for _, m, _ in mounts) or 'none'})")
-        elif max(holders, key=lambda h: len(h[1].mount_path))[2]:
-            where, mount, _ = max(holders, key=lambda h: len(h[1].mount_path))
+        elif holder[2]:
+            where, mount, _ = holder
             found.append(f"results.directory: {directory!r} is inside {where} ({mount.name!r} at "
                          f"{mount.mount_path!r}), which is read-only")
     return found
+
+
+_Mount = TypeVar("_Mount")
+
+
+def innermost(path: str, mounts: Iterable[_Mount], mount_path: Callable[[_Mount], str]) -> _Mount | None:
+    """Of the mounts whose folder holds ``path``, the innermost (the one ``path`` is on), or None."""
+    return max((m for m in mounts if inside(path, mount_path(m))), key=lambda m: len(mount_path(m)), default=None)
 
 
 def env_names(spec: DiagnosticExecutionSpec, site: Site) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from diagnostic_operator import site
-from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecutionSpec, ResourceHint, VolumeMount, inside
+from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecutionSpec, ResourceHint, VolumeMount
 
 from .config import ConfigurationError, KueueRoute, NodeRoute, OperatorConfig, runner_security_context
 from .names import (
@@ -249,8 +249,8 @@ def _results_mount(spec: DiagnosticExecutionSpec, config: OperatorConfig) -> dic
     directory = spec.results.directory
     if directory is None:
         return None
-    holders = [m for m, _ in site.mount_items(spec, config.site) if inside(directory, m.mount_path)]
-    return _mount(max(holders, key=lambda m: len(m.mount_path)), True) if holders else None
+    holder = site.innermost(directory, (m for m, _ in site.mount_items(spec, config.site)), lambda m: m.mount_path)
+    return _mount(holder, True) if holder else None
 
 
 def _install_shim(config: OperatorConfig) -> dict[str, Any]:
