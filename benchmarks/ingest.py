@@ -1,4 +1,4 @@
-"""Ingest throughput: ``db.repository.ingest`` against a plain psycopg ``COPY`` of the same rows.
+"""Ingest throughput: ``db.ingest.ingest`` against a plain psycopg ``COPY`` of the same rows.
 
 Starts its own PostgreSQL server (tests/services/postgres.py: initdb + pg_ctl on 127.0.0.1, fsync off) or uses
 ``--url`` / ``DIAGNOSTIC_OPERATOR_TEST_DATABASE_URL`` (its user needs CREATEDB). Generates S scalar rows and
@@ -37,8 +37,9 @@ import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from diagnostic_operator.db import repository as repo  # noqa: E402
 from diagnostic_operator.db.engine import create_engine_for, upgrade  # noqa: E402
+from diagnostic_operator.db.ingest import IngestReport, ingest  # noqa: E402
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start  # noqa: E402
 from diagnostic_operator.results.rows import ResultSet, ScalarRow, SeriesRow  # noqa: E402
 from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec  # noqa: E402
 
@@ -119,20 +120,20 @@ def drop_database(admin_url: str, name: str) -> None:
         admin.dispose()
 
 
-def our_ingest(url: str, results: ResultSet) -> tuple[float, float, repo.IngestReport, repo.IngestReport]:
+def our_ingest(url: str, results: ResultSet) -> tuple[float, float, IngestReport, IngestReport]:
     engine = create_engine_for(url)
     try:
-        alloc = repo.allocate_execution(engine, namespace="bench", name="ingest", uid="bench-uid", spec=SPEC,
-                                        output_location="file:///tmp/bench")
-        attempt_id = repo.record_attempt_start(engine, alloc.execution_id, 1, resources=RES)
+        alloc = allocate_execution(engine, namespace="bench", name="ingest", uid="bench-uid", spec=SPEC,
+                                   output_location="file:///tmp/bench")
+        attempt_id = record_attempt_start(engine, alloc.execution_id, 1, resources=RES)
         with engine.connect() as conn:  # warm the pool: connecting is not ingesting
             conn.execute(text("SELECT 1"))
         t0 = time.perf_counter()
-        first = repo.ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt_id, results=results,
-                            objects={})
+        first = ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt_id, results=results,
+                       objects={})
         t1 = time.perf_counter()
-        replay = repo.ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt_id, results=results,
-                             objects={})
+        replay = ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt_id, results=results,
+                        objects={})
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, first, replay
     finally:
@@ -174,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         base_times: list[float] = []
         ours: list[float] = []
         replays: list[float] = []
-        first: repo.IngestReport | None = None
-        replay: repo.IngestReport | None = None
+        first: IngestReport | None = None
+        replay: IngestReport | None = None
         for i in range(args.repeat):
             name = f"bench_plain_{i}"
             base_times.append(baseline_copy(fresh_database(admin_url, name, None), results))

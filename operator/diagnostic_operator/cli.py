@@ -20,7 +20,7 @@ from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, Settings, mask
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from diagnostic_operator.db.repository import ExecutionDetail, ExecutionSummary
+    from diagnostic_operator.db.queries import ExecutionDetail, ExecutionSummary
 
 app = typer.Typer(
     name="diagnostic-operator",
@@ -450,13 +450,13 @@ def executions_list(
     output_json: JsonOpt = False,
 ) -> None:
     """List executions, newest first."""
-    from diagnostic_operator.db import repository
+    from diagnostic_operator.db import queries
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
         engine = _reading(settings.database_url)
-        rows = repository.list_executions(engine, limit=limit)
+        rows = queries.list_executions(engine, limit=limit)
     except DatabaseError as exc:
         raise fail(str(exc), 1) from None
     if output_json:
@@ -480,12 +480,12 @@ def executions_show(
     output_json: JsonOpt = False,
 ) -> None:
     """Show one execution: status (the same fields as the cluster status), attempts and telemetry."""
-    from diagnostic_operator.db import repository
+    from diagnostic_operator.db import queries
     from diagnostic_operator.db.errors import DatabaseError
 
     settings = Settings.resolve(database)
     try:
-        detail = repository.get_execution(_reading(settings.database_url), ref)
+        detail = queries.get_execution(_reading(settings.database_url), ref)
     except DatabaseError as exc:
         raise fail(str(exc), 1) from None
     if detail is None:
@@ -508,17 +508,17 @@ def executions_values(
     output_json: JsonOpt = False,
 ) -> None:
     """Print an execution's scalar values from the database, filtered by dimension."""
-    from diagnostic_operator.db import repository
+    from diagnostic_operator.db import queries
     from diagnostic_operator.db.errors import DatabaseError
 
     filters = _pairs(where, "--where", "region=Tropics")
     settings = Settings.resolve(database)
     try:
         engine = _reading(settings.database_url, reap=False)
-        detail = repository.get_execution(engine, ref)
+        detail = queries.get_execution(engine, ref)
         if detail is None:
             raise fail(f"no execution {ref!r} in {mask_url(settings.database_url)}", 1)
-        rows = repository.query_scalars(engine, detail.id, filters or None)
+        rows = queries.query_scalars(engine, detail.id, filters or None)
     except DatabaseError as exc:
         raise fail(str(exc), 1) from None
     if output_json:

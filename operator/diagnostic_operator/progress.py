@@ -26,7 +26,7 @@ from diagnostic_operator.transports.local_mounts import Plan
 from diagnostic_operator.transports.memory_limit import MemoryLimit
 
 if TYPE_CHECKING:
-    from diagnostic_operator.db.repository import ExecutionDetail
+    from diagnostic_operator.db.queries import ExecutionDetail
 
 PHASE_STYLE = {Phase.SUCCEEDED: "bold green", Phase.FAILED: "bold red", Phase.CANCELLED: "yellow",
                Phase.RETRYING: "yellow", Phase.RUNNING: "cyan", Phase.PENDING: "dim"}

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for
+from diagnostic_operator.db.queries import get_execution
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from tests.cluster.fixtures import (
     apply,
@@ -576,7 +576,7 @@ def _story(release: str, release_ns: str, runs: str, sets: list[str], empty_data
     assert (kstatus(succeeded), argocd_health(succeeded)["status"]) == ("Current", "Healthy")
     assert (kstatus(failed), argocd_health(failed)["status"]) == ("Failed", "Degraded")
     engine = create_engine_for(empty_database)
-    detail = repository.get_execution(engine, f"{runs}/global-mean-bias")
+    detail = get_execution(engine, f"{runs}/global-mean-bias")
     assert detail is not None and str(detail.status().phase) == "Succeeded"
     keys = [o["Key"] for o in s3_store_url.server.client().list_objects_v2(
         Bucket=s3_store_url.bucket).get("Contents", [])]

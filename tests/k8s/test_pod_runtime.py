@@ -4,7 +4,7 @@ the ingest sidecar publishing to the S3 server (moto) and ingesting into a real 
 Pods are the Jobs of ``transports.kubernetes.job.build_job`` (docs/pod-layout.md), with ``hostNetwork: true``
 so that they reach both services on 127.0.0.1, the test node's toleration and selector, pull policy Never,
 and the database URL + S3 credentials in a Secret of the test namespace. The rows the sidecar ingests into
-are allocated first with ``db.repository``, as the operator would.
+are allocated first with ``db.lifecycle_writes``, as the operator would.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
+from diagnostic_operator.db.queries import query_scalars
 from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec
 from diagnostic_operator.store import attempt_prefix
@@ -138,10 +139,10 @@ class Attempt:
 
 
 def allocate(site: Site, name: str, uid: str, spec: DiagnosticExecutionSpec, attempt: int) -> tuple[int, int]:
-    alloc = repository.allocate_execution(site.engine, namespace=site.namespace, name=name, uid=uid, spec=spec,
-                                          output_location=site.s3.url)
+    alloc = allocate_execution(site.engine, namespace=site.namespace, name=name, uid=uid, spec=spec,
+                               output_location=site.s3.url)
     r = spec.resources
-    attempt_id = repository.record_attempt_start(
+    attempt_id = record_attempt_start(
         site.engine, alloc.execution_id, attempt,
         resources=AttemptResources(memory=r.memory, cpu=r.cpu, wall_clock=r.wall_clock))
     return alloc.execution_id, attempt_id
@@ -188,7 +189,7 @@ def log_text(site: Site, name: str, uid: str, attempt: int) -> str:
 
 
 def scalars(site: Site, execution_id: int) -> int:
-    return len(repository.query_scalars(site.engine, execution_id))
+    return len(query_scalars(site.engine, execution_id))
 
 
 def sidecar_log(site: Site, a: Attempt) -> str:

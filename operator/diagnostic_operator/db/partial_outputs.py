@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from diagnostic_operator.db.models import PARTIAL_OUTPUT, Output
-from diagnostic_operator.db.repository import _begin, _chunks, _insert, _translate
+from diagnostic_operator.db.transactions import begin, chunks, dialect_insert, translate_errors
 from diagnostic_operator.store.base import StoredObject
 
 #: The output type partial rows carry (the column is constrained to plot, data and html; nothing is known of
@@ -42,10 +42,10 @@ def record_partial_outputs(engine: Engine, *, execution_id: int, attempt_id: int
     if not rows:
         return 0
     inserted = 0
-    with _translate(engine, f"recording partial outputs of attempt {attempt_id}"), _begin(engine) as conn:
-        for chunk in _chunks(rows):
+    with translate_errors(engine, f"recording partial outputs of attempt {attempt_id}"), begin(engine) as conn:
+        for chunk in chunks(rows):
             result = conn.execute(
-                _insert(conn, Output)
+                dialect_insert(conn, Output)
                 .values(list(chunk))
                 .on_conflict_do_nothing(index_elements=["attempt_id", "filename"], index_where=text(PARTIAL_OUTPUT))
                 .returning(Output.id)

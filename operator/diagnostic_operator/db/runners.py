@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from diagnostic_operator.db.lifecycle_writes import finish_execution
 from diagnostic_operator.db.models import Execution
-from diagnostic_operator.db.repository import _translate, finish_execution
+from diagnostic_operator.db.transactions import translate_errors
 from diagnostic_operator.spec import FailureClass, Phase
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def is_lost(phase: str, host: str | None, pid: int | None, this_host: str, alive
 
 def claim(engine: Engine, execution_id: int, host: str, pid: int) -> None:
     """Record that the ``run`` process ``pid`` on ``host`` runs the execution."""
-    with _translate(engine, f"recording the runner of execution {execution_id}"), engine.begin() as conn:
+    with translate_errors(engine, f"recording the runner of execution {execution_id}"), engine.begin() as conn:
         conn.execute(update(Execution).where(Execution.id == execution_id)
                      .values(runner_host=host, runner_pid=pid))
 
@@ -62,7 +63,7 @@ def reap_lost(engine: Engine, this_host: str, alive: Callable[[int], bool]) -> l
     query = (select(Execution.id, Execution.namespace, Execution.name, Execution.phase, Execution.runner_host,
                     Execution.runner_pid)
              .where(Execution.phase.in_([p.value for p in ACTIVE]), Execution.runner_host == this_host))
-    with _translate(engine, "looking for executions whose run process is gone"), engine.connect() as conn:
+    with translate_errors(engine, "looking for executions whose run process is gone"), engine.connect() as conn:
         rows = conn.execute(query).all()
     lost = [LostRunner(r.id, r.namespace, r.name, r.phase, r.runner_host, r.runner_pid) for r in rows
             if is_lost(r.phase, r.runner_host, r.runner_pid, this_host, alive)]

@@ -45,7 +45,7 @@ __all__ = ["SUMMARY_SCHEMA", "AttemptTarget", "PublishSummary", "RetrySettings",
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from diagnostic_operator.db.repository import IngestReport
+    from diagnostic_operator.db.ingest import IngestReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +88,10 @@ def publish_and_ingest(
     (``results.directory``, seen from where this runs), read on success and published as partial files on
     failure; nothing in either folder is changed or removed. ``partial_seconds_left`` is the time budget of the
     partial files (None: no bound; the sidecar passes what is left before the Pod's deadline)."""
-    from diagnostic_operator.db.partial_outputs import record_partial_outputs  # lazy, like SQLAlchemy
-    from diagnostic_operator.db.repository import (  # lazy: SQLAlchemy loads while the diagnostic runs
-        ingest,
-        resolve_attempt,
-    )
+    # lazy: SQLAlchemy loads while the diagnostic runs
+    from diagnostic_operator.db.ingest import ingest
+    from diagnostic_operator.db.lifecycle_writes import resolve_attempt
+    from diagnostic_operator.db.partial_outputs import record_partial_outputs
 
     settings = retry or RetrySettings()
     results_dir = output_dir if results_dir is None else results_dir

@@ -172,16 +172,16 @@ class LocalTransport:
         resources = spec.resources
         try:
             first = self._spawn(manifest, prepared, resources, uid, 1, scratch / "attempt-1")
-            from diagnostic_operator.db import repository, runners
+            from diagnostic_operator.db import lifecycle_writes, runners
 
             engine = self.engine
             store = open_store(store_url)
             store.check()
-            allocation = repository.allocate_execution(
+            allocation = lifecycle_writes.allocate_execution(
                 engine, namespace=namespace, name=name, uid=uid, spec=spec,
                 output_location=store.uri(execution_prefix(namespace, name, uid)))
             runners.claim(engine, allocation.execution_id, local_runner.this_host(), os.getpid())
-            repository.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
+            lifecycle_writes.set_execution_phase(engine, allocation.execution_id, phase=Phase.RUNNING)
         except BaseException:
             if self._live is not None:  # spawned (an interrupt at the end of the spawn finds it here too)
                 self._abort(self._live)
@@ -193,16 +193,16 @@ class LocalTransport:
             if self._live is not None:  # interrupted between the spawn and the watch: stop it here
                 self._stop(self._live)
                 self._live = None
-            repository.finish_execution(engine, allocation.execution_id, phase=Phase.CANCELLED,
-                                        failure_class=FailureClass.CANCELLED, reason="Interrupted",
-                                        message="The run process was interrupted; its attempt was stopped.",
-                                        dirty=True)
+            lifecycle_writes.finish_execution(engine, allocation.execution_id, phase=Phase.CANCELLED,
+                                              failure_class=FailureClass.CANCELLED, reason="Interrupted",
+                                              message="The run process was interrupted; its attempt was stopped.",
+                                              dirty=True)
             raise
 
     def _attempts(self, manifest: DiagnosticExecution, prepared: _Prepared, first: _Spawned, engine: Engine,
                   store: ObjectStore, execution_id: int, uid: str, scratch: Path) -> LocalRunResult:
         """Run, classify and decide attempts until the execution ends."""
-        from diagnostic_operator.db import repository
+        from diagnostic_operator.db import lifecycle_writes
 
         spec = manifest.spec
         name = manifest.metadata.name
@@ -218,7 +218,7 @@ class LocalTransport:
             spawned = pending or self._spawn(manifest, prepared, resources, uid, number, workdir)
             self._live = spawned
             pending = None
-            attempt_id = repository.record_attempt_start(
+            attempt_id = lifecycle_writes.record_attempt_start(
                 engine, execution_id, number,
                 resources=AttemptResources(memory=resources.memory, cpu=resources.cpu, wall_clock=resources.wall_clock),
                 started_at=spawned.started_at)
@@ -228,21 +228,21 @@ class LocalTransport:
             history.append(classification.failure_class)
             outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
             status = status.model_copy(update={"decision": outcome.decision})
-            repository.record_attempt_end(engine, attempt_id, status)
+            lifecycle_writes.record_attempt_end(engine, attempt_id, status)
             attempts.append(status)
             self.reporter.attempt_finished(status, outcome, summary)
             if outcome.decision is Decision.RETRY and outcome.next_resources is not None:
-                repository.set_execution_phase(engine, execution_id, phase=Phase.RETRYING,
-                                                reason=status.reason, failure_class=status.failure_class)
+                lifecycle_writes.set_execution_phase(engine, execution_id, phase=Phase.RETRYING,
+                                                     reason=status.reason, failure_class=status.failure_class)
                 self._wait(outcome.backoff_seconds)
                 resources = outcome.next_resources
                 continue
             dirty = dirty_after(outcome.decision, True)
             message = classification.message if outcome.decision is Decision.SUCCESS else (
                 f"{classification.message} Gave up: {outcome.reason}.")
-            repository.finish_execution(engine, execution_id, phase=outcome.phase,
-                                        failure_class=classification.failure_class, reason=classification.reason,
-                                        message=message, dirty=dirty)
+            lifecycle_writes.finish_execution(engine, execution_id, phase=outcome.phase,
+                                              failure_class=classification.failure_class, reason=classification.reason,
+                                              message=message, dirty=dirty)
             if not self.options.keep_scratch and outcome.decision is Decision.SUCCESS:
                 shutil.rmtree(scratch, ignore_errors=True)
             return LocalRunResult(name, uid, execution_id, outcome.phase, classification.failure_class,
@@ -273,17 +273,17 @@ class LocalTransport:
     def _refuse(self, manifest: DiagnosticExecution, namespace: str, uid: str, store_url: str,
                 message: str) -> LocalRunResult:
         """End the execution at once as Failed, class Configuration: rows allocated, no attempt, nothing run."""
-        from diagnostic_operator.db import repository
+        from diagnostic_operator.db import lifecycle_writes
 
         name = manifest.metadata.name
         engine = self.engine
         output_location = open_store(store_url).uri(execution_prefix(namespace, name, uid))
-        allocation = repository.allocate_execution(engine, namespace=namespace, name=name, uid=uid,
-                                                   spec=manifest.spec, output_location=output_location)
+        allocation = lifecycle_writes.allocate_execution(engine, namespace=namespace, name=name, uid=uid,
+                                                         spec=manifest.spec, output_location=output_location)
         reason = local_site.CONFIGURATION_REASON
-        repository.finish_execution(engine, allocation.execution_id, phase=Phase.FAILED,
-                                    failure_class=FailureClass.CONFIGURATION, reason=reason, message=message,
-                                    dirty=False)
+        lifecycle_writes.finish_execution(engine, allocation.execution_id, phase=Phase.FAILED,
+                                          failure_class=FailureClass.CONFIGURATION, reason=reason, message=message,
+                                          dirty=False)
         return LocalRunResult(name, uid, allocation.execution_id, Phase.FAILED, FailureClass.CONFIGURATION,
                               reason, message, output_location=output_location)
 

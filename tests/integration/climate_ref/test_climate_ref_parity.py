@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue, SeriesIndexAxis, SeriesValue
 from diagnostic_operator.lifecycle.classify import classify
 from diagnostic_operator.lifecycle.evidence import Evidence
@@ -92,9 +92,9 @@ def ours(folders: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, O
     try:
         stored = {}
         for name in BUNDLES:
-            a = repository.allocate_execution(engine, namespace="compat", name=name, uid=f"uid-{name}",
-                                              spec=make_spec(group_key=name), output_location=store.url)
-            attempt = repository.record_attempt_start(engine, a.execution_id, 1, resources=RES)
+            a = allocate_execution(engine, namespace="compat", name=name, uid=f"uid-{name}",
+                                   spec=make_spec(group_key=name), output_location=store.url)
+            attempt = record_attempt_start(engine, a.execution_id, 1, resources=RES)
             target = AttemptTarget("compat", name, f"uid-{name}", 1, a.execution_id, attempt)
             summary = publish_and_ingest(folders / name, SUCCESS, FILES, target, store, engine)
             stored[name] = Ours(summary, *_rows(engine, a.execution_id))

@@ -9,9 +9,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, func, select
 
-from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.errors import IngestError
+from diagnostic_operator.db.ingest import IngestReport, ingest
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue, SeriesIndexAxis, SeriesValue
+from diagnostic_operator.db.queries import count_rows, query_scalars
 from diagnostic_operator.results.rows import ResultSet, ScalarRow, SeriesRow
 from diagnostic_operator.spec import AttemptResources, IngestCounts
 from tests.integration.db.examples import (
@@ -31,9 +33,9 @@ EXAMPLE = IngestCounts(outputs=4, scalar_values=8, series_values=3)
 
 
 def _execution(engine: Engine, uid: str = "uid-1") -> tuple[int, int]:
-    a = repo.allocate_execution(engine, namespace="default", name=uid, uid=uid, spec=make_spec(),
-                                output_location="s3://bucket/runs")
-    return a.execution_id, repo.record_attempt_start(engine, a.execution_id, 1, resources=RES)
+    a = allocate_execution(engine, namespace="default", name=uid, uid=uid, spec=make_spec(),
+                           output_location="s3://bucket/runs")
+    return a.execution_id, record_attempt_start(engine, a.execution_id, 1, resources=RES)
 
 
 def _rows(engine: Engine, model: type) -> int:
@@ -50,26 +52,26 @@ def test_reference_examples_exact_counts_then_replay_inserts_nothing(db_engine: 
     execution_id, attempt_id = _execution(db_engine)
     results = result_set()
     objects = stored_objects(results)
-    report = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
-                         objects=objects)
+    report = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
+                    objects=objects)
     assert report.inserted == EXAMPLE and report.total == EXAMPLE
     assert _all_counts(db_engine) == (4, 8, 3, 1)  # the three series share one index axis
 
-    again = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
-                        objects=objects)
+    again = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
+                   objects=objects)
     assert again.inserted == IngestCounts() and again.total == EXAMPLE
     assert _all_counts(db_engine) == (4, 8, 3, 1)
 
     # a later attempt of the same execution ingesting the same rows also adds nothing
-    attempt_2 = repo.record_attempt_start(db_engine, execution_id, 2, resources=RES)
-    third = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_2, results=results,
-                        objects=objects)
+    attempt_2 = record_attempt_start(db_engine, execution_id, 2, resources=RES)
+    third = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_2, results=results,
+                   objects=objects)
     assert third.inserted == IngestCounts()
 
     # another execution with the same rows gets its own rows but reuses the axis
     other_id, other_attempt = _execution(db_engine, "uid-2")
-    fourth = repo.ingest(db_engine, execution_id=other_id, attempt_id=other_attempt, results=results,
-                         objects=objects)
+    fourth = ingest(db_engine, execution_id=other_id, attempt_id=other_attempt, results=results,
+                    objects=objects)
     assert fourth.inserted == EXAMPLE
     assert _all_counts(db_engine) == (8, 16, 6, 1)
 
@@ -78,7 +80,7 @@ def test_stored_values_round_trip(db_engine: Engine) -> None:
     execution_id, attempt_id = _execution(db_engine)
     results = result_set()
     objects = stored_objects(results)
-    repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects=objects)
+    ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects=objects)
     with db_engine.connect() as conn:
         outputs = {r.short_name: r for r in conn.execute(select(Output))}
         series = {r.dimensions.get("source_id") or r.dimensions["reference_source_id"]: r
@@ -99,18 +101,18 @@ def test_stored_values_round_trip(db_engine: Engine) -> None:
 def test_query_scalars_by_dimension(db_engine: Engine) -> None:
     execution_id, attempt_id = _execution(db_engine)
     results = result_set()
-    repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
-                objects=stored_objects(results))
-    everything = repo.query_scalars(db_engine, execution_id, None)
+    ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
+           objects=stored_objects(results))
+    everything = query_scalars(db_engine, execution_id, None)
     assert len(everything) == 8
-    tropics = repo.query_scalars(db_engine, execution_id, {"region": "Tropics"})
+    tropics = query_scalars(db_engine, execution_id, {"region": "Tropics"})
     assert len(tropics) == 4 and all(r.dimensions["region"] == "Tropics" for r in tropics)
-    one = repo.query_scalars(db_engine, execution_id, {"source_id": "ACCESS-ESM1-5", "region": "Tropics",
+    one = query_scalars(db_engine, execution_id, {"source_id": "ACCESS-ESM1-5", "region": "Tropics",
                                                        "metric": "bias"})
     assert [(r.value, r.attributes, r.kind) for r in one] == [(-0.18, TROPICS_ATTRS, "model")]
-    assert repo.query_scalars(db_engine, execution_id, {"region": "tropics"}) == []  # exact, case-sensitive
-    assert repo.query_scalars(db_engine, execution_id, {"nope": "x"}) == []
-    assert repo.query_scalars(db_engine, execution_id, {"region": "global"}, kind="reference") == []
+    assert query_scalars(db_engine, execution_id, {"region": "tropics"}) == []  # exact, case-sensitive
+    assert query_scalars(db_engine, execution_id, {"nope": "x"}) == []
+    assert query_scalars(db_engine, execution_id, {"region": "global"}, kind="reference") == []
 
 
 def test_missing_and_nan_are_null(db_engine: Engine) -> None:
@@ -121,9 +123,9 @@ def test_missing_and_nan_are_null(db_engine: Engine) -> None:
                  ScalarRow.make({"metric": "d"}, 1.5, kind="reference")],
         series=[SeriesRow.make({"metric": "s"}, [1.0, math.nan, None, -math.inf], [1, 2, 3, 4], "month")],
     )
-    report = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
+    report = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
     assert report.inserted == IngestCounts(scalar_values=5, series_values=1)
-    got = {(r.dimensions["metric"], r.kind): r.value for r in repo.query_scalars(db_engine, execution_id)}
+    got = {(r.dimensions["metric"], r.kind): r.value for r in query_scalars(db_engine, execution_id)}
     assert got == {("a", "model"): None, ("b", "model"): None, ("c", "model"): None, ("d", "model"): 1.5,
                    ("d", "reference"): 1.5}
     with db_engine.connect() as conn:
@@ -140,7 +142,7 @@ def test_series_axes_shared_and_typed(db_engine: Engine) -> None:
         SeriesRow.make({"m": "d"}, [7.0, 8.0], [2010, 2011], "time"),      # another name: another axis
         SeriesRow.make({"m": "e"}, [], [], "year"),
     ])
-    report = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
+    report = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
     assert report.inserted.series_values == 5
     with db_engine.connect() as conn:
         axes = {(a.name, tuple(a.values)) for a in conn.execute(select(SeriesIndexAxis))}
@@ -166,9 +168,9 @@ def test_error_mid_ingest_writes_nothing(db_engine: Engine, break_it: str) -> No
         attempt_id += 1000
         match = "nothing was written"
     with pytest.raises(IngestError, match=match):
-        repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects=objects)
+        ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects=objects)
     assert _all_counts(db_engine) == (0, 0, 0, 0)
-    assert repo.count_rows(db_engine, execution_id) == IngestCounts()
+    assert count_rows(db_engine, execution_id) == IngestCounts()
 
 
 def test_duplicate_rows_within_one_result_set_are_stored_once(db_engine: Engine) -> None:
@@ -176,14 +178,14 @@ def test_duplicate_rows_within_one_result_set_are_stored_once(db_engine: Engine)
     base = result_set()
     results = ResultSet(scalars=base.scalars + base.scalars, series=base.series + base.series,
                         outputs=base.outputs + base.outputs)
-    report = repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
-                         objects=stored_objects(base))
+    report = ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results,
+                    objects=stored_objects(base))
     assert report.inserted == EXAMPLE
 
 
-def _run_concurrently(n: int, work: Callable[[], repo.IngestReport]) -> list[repo.IngestReport]:
+def _run_concurrently(n: int, work: Callable[[], IngestReport]) -> list[IngestReport]:
     barrier = threading.Barrier(n)
-    reports: list[repo.IngestReport] = []
+    reports: list[IngestReport] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -215,8 +217,8 @@ def test_concurrent_ingest_of_the_same_attempt(db_engine: Engine) -> None:
     )
     objects = stored_objects(big)
     reports = _run_concurrently(
-        4, lambda: repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=big,
-                               objects=objects))
+        4, lambda: ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=big,
+                          objects=objects))
     assert sum(r.inserted.scalar_values for r in reports) == 3000
     assert sum(r.inserted.series_values for r in reports) == 200
     assert sum(r.inserted.outputs for r in reports) == 4
@@ -231,10 +233,10 @@ def test_concurrent_ingests_of_different_executions_share_axes(db_engine: Engine
     queue = list(ids)
     lock = threading.Lock()
 
-    def work() -> repo.IngestReport:
+    def work() -> IngestReport:
         with lock:
             execution_id, attempt_id = queue.pop()
-        return repo.ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
+        return ingest(db_engine, execution_id=execution_id, attempt_id=attempt_id, results=results, objects={})
 
     reports = _run_concurrently(4, work)
     assert [r.inserted.series_values for r in reports] == [50] * 4

@@ -12,9 +12,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.engine import create_engine_for, current_revision, head_revision, upgrade
+from diagnostic_operator.db.ingest import ingest
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Base, Execution, ScalarValue, SeriesValue
+from diagnostic_operator.db.queries import get_execution
 from diagnostic_operator.spec import AttemptResources
 from tests.integration.db.examples import make_spec, result_set, stored_objects
 
@@ -75,20 +77,20 @@ def test_concurrent_upgrades_from_two_processes(postgres_url: str) -> None:
 
 
 def test_deleting_an_execution_deletes_its_values(db_engine: Engine) -> None:
-    a = repo.allocate_execution(db_engine, namespace="d", name="n", uid="u", spec=make_spec(),
-                                output_location="x")
-    b = repo.allocate_execution(db_engine, namespace="d", name="m", uid="v", spec=make_spec(),
-                                output_location="x")
+    a = allocate_execution(db_engine, namespace="d", name="n", uid="u", spec=make_spec(),
+                           output_location="x")
+    b = allocate_execution(db_engine, namespace="d", name="m", uid="v", spec=make_spec(),
+                           output_location="x")
     results = result_set()
     for alloc in (a, b):
-        attempt = repo.record_attempt_start(db_engine, alloc.execution_id, 1,
-                                            resources=AttemptResources(memory="1Gi", cpu="1", wall_clock="1h"))
-        repo.ingest(db_engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
-                    objects=stored_objects(results))
+        attempt = record_attempt_start(db_engine, alloc.execution_id, 1,
+                                       resources=AttemptResources(memory="1Gi", cpu="1", wall_clock="1h"))
+        ingest(db_engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
+               objects=stored_objects(results))
     with db_engine.begin() as conn:
         conn.execute(delete(Execution).where(Execution.id == a.execution_id))
     with db_engine.connect() as conn:
         for model in (ScalarValue, SeriesValue):
             left = conn.execute(select(model.execution_id, func.count()).group_by(model.execution_id)).all()
             assert [tuple(r) for r in left] == [(b.execution_id, 8 if model is ScalarValue else 3)]
-    assert repo.get_execution(db_engine, "u") is None
+    assert get_execution(db_engine, "u") is None

@@ -10,10 +10,12 @@ from alembic import command
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.engine import alembic_config, create_engine_for, current_revision, upgrade
+from diagnostic_operator.db.ingest import ingest
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue
 from diagnostic_operator.db.partial_outputs import record_partial_outputs
+from diagnostic_operator.db.queries import count_rows, get_execution
 from diagnostic_operator.spec import AttemptResources, IngestCounts
 from diagnostic_operator.store.base import StoredObject
 from tests.integration.db.examples import make_spec, result_set, stored_objects
@@ -37,10 +39,10 @@ def rows(engine: Engine) -> list[tuple[int | None, str, str, bool]]:
 
 
 def test_partial_files_are_recorded_once_per_attempt_and_never_counted_as_ingested(db_engine: Engine) -> None:
-    alloc = repo.allocate_execution(db_engine, namespace="ns", name="x", uid="u-x", spec=make_spec(),
-                                    output_location="s3://bucket/executions/ns/x")
-    first = repo.record_attempt_start(db_engine, alloc.execution_id, 1, resources=RES)
-    second = repo.record_attempt_start(db_engine, alloc.execution_id, 2, resources=RES)
+    alloc = allocate_execution(db_engine, namespace="ns", name="x", uid="u-x", spec=make_spec(),
+                               output_location="s3://bucket/executions/ns/x")
+    first = record_attempt_start(db_engine, alloc.execution_id, 1, resources=RES)
+    second = record_attempt_start(db_engine, alloc.execution_id, 2, resources=RES)
     # the same paths from two failed attempts; one of them is also the short name of a later bundle output
     files = [stored("index.html"), stored("data/tas.nc"), stored("data/tas.nc")]
     assert record_partial_outputs(db_engine, execution_id=alloc.execution_id, attempt_id=first, files=files) == 2
@@ -48,12 +50,12 @@ def test_partial_files_are_recorded_once_per_attempt_and_never_counted_as_ingest
     again = [stored("index.html", 2), stored("bias_fields", 2)]
     assert record_partial_outputs(db_engine, execution_id=alloc.execution_id, attempt_id=second, files=again) == 2
 
-    third = repo.record_attempt_start(db_engine, alloc.execution_id, 3, resources=RES)
+    third = record_attempt_start(db_engine, alloc.execution_id, 3, resources=RES)
     results = result_set()  # its outputs include ("data", "bias_fields") and ("html", …, "index.html")
-    report = repo.ingest(db_engine, execution_id=alloc.execution_id, attempt_id=third, results=results,
-                         objects=stored_objects(results))
+    report = ingest(db_engine, execution_id=alloc.execution_id, attempt_id=third, results=results,
+                    objects=stored_objects(results))
     assert report.inserted.outputs == 4 and report.total.outputs == 4, "partial rows are not outputs of the run"
-    assert repo.count_rows(db_engine, alloc.execution_id) == IngestCounts(outputs=4, scalar_values=8,
+    assert count_rows(db_engine, alloc.execution_id) == IngestCounts(outputs=4, scalar_values=8,
                                                                           series_values=3)
     partial = [r for r in rows(db_engine) if r[3]]
     assert partial == [(first, "data", "index.html", True), (first, "data", "data/tas.nc", True),
@@ -62,16 +64,16 @@ def test_partial_files_are_recorded_once_per_attempt_and_never_counted_as_ingest
         values = conn.execute(select(ScalarValue.attempt_id, func.count()).group_by(ScalarValue.attempt_id)).all()
     assert [tuple(v) for v in values] == [(third, 8)], "values come from the successful attempt only"
 
-    detail = repo.get_execution(db_engine, "u-x")
+    detail = get_execution(db_engine, "u-x")
     assert detail is not None
     assert [a.partial_files for a in detail.attempts] == [2, 2, None]
     assert detail.status().ingested.outputs == 4
 
 
 def test_bundle_outputs_keep_their_natural_key(db_engine: Engine) -> None:
-    alloc = repo.allocate_execution(db_engine, namespace="ns", name="y", uid="u-y", spec=make_spec(),
-                                    output_location="x")
-    attempt = repo.record_attempt_start(db_engine, alloc.execution_id, 1, resources=RES)
+    alloc = allocate_execution(db_engine, namespace="ns", name="y", uid="u-y", spec=make_spec(),
+                               output_location="x")
+    attempt = record_attempt_start(db_engine, alloc.execution_id, 1, resources=RES)
     row = {"execution_id": alloc.execution_id, "attempt_id": attempt, "output_type": "data", "short_name": "s",
            "filename": "f", "long_name": "", "description": "", "dimensions": {}, "uri": "u", "size": 1,
            "sha256": "0" * 64}

@@ -8,9 +8,21 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.errors import DatabaseError
+from diagnostic_operator.db.ingest import ingest
+from diagnostic_operator.db.lifecycle_writes import (
+    Allocation,
+    AttemptStart,
+    ExecutionEnd,
+    allocate_execution,
+    end_attempt,
+    finish_execution,
+    record_attempt_end,
+    record_attempt_start,
+    set_execution_phase,
+)
 from diagnostic_operator.db.models import Attempt, ExecutionGroup
+from diagnostic_operator.db.queries import get_execution, list_executions
 from diagnostic_operator.spec import (
     AttemptResources,
     AttemptStatus,
@@ -27,9 +39,9 @@ pytestmark = pytest.mark.integration
 RES = AttemptResources(memory="4Gi", cpu="1", wall_clock="6h")
 
 
-def _allocate(engine: Engine, name: str = "gmst-1", uid: str = "uid-1", **spec_kw: str) -> repo.Allocation:
-    return repo.allocate_execution(engine, namespace="default", name=name, uid=uid, spec=make_spec(**spec_kw),
-                                   output_location="s3://bucket/runs/gmst-1")
+def _allocate(engine: Engine, name: str = "gmst-1", uid: str = "uid-1", **spec_kw: str) -> Allocation:
+    return allocate_execution(engine, namespace="default", name=name, uid=uid, spec=make_spec(**spec_kw),
+                              output_location="s3://bucket/runs/gmst-1")
 
 
 def _dirty(engine: Engine, group_id: int) -> bool:
@@ -51,8 +63,8 @@ def test_allocate_is_idempotent(db_engine: Engine) -> None:
 
 def test_new_execution_marks_group_dirty_again(db_engine: Engine) -> None:
     first = _allocate(db_engine)
-    repo.finish_execution(db_engine, first.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
-                          reason="Succeeded", message="ok", dirty=False)
+    finish_execution(db_engine, first.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
+                     reason="Succeeded", message="ok", dirty=False)
     assert not _dirty(db_engine, first.group_id)
     _allocate(db_engine)  # replay of the same execution: no change
     assert not _dirty(db_engine, first.group_id)
@@ -61,16 +73,16 @@ def test_new_execution_marks_group_dirty_again(db_engine: Engine) -> None:
 
 
 def test_allocate_with_the_first_attempt_is_one_transaction_and_replays(db_engine: Engine) -> None:
-    first = repo.allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
-                                    output_location="s3://b/p", first_attempt=repo.AttemptStart(RES, job="gmst-1-a1"))
+    first = allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
+                               output_location="s3://b/p", first_attempt=AttemptStart(RES, job="gmst-1-a1"))
     assert first.created and first.first_attempt_id is not None
     # the operator later asks for attempt 1 by number (a replay after a restart): the same row, filled in
-    again = repo.record_attempt_start(db_engine, first.execution_id, 1, resources=RES, job="gmst-1-a1", pod="p")
+    again = record_attempt_start(db_engine, first.execution_id, 1, resources=RES, job="gmst-1-a1", pod="p")
     assert again == first.first_attempt_id
-    replay = repo.allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
-                                     output_location="s3://b/p", first_attempt=repo.AttemptStart(RES))
+    replay = allocate_execution(db_engine, namespace="default", name="gmst-1", uid="uid-1", spec=make_spec(),
+                                output_location="s3://b/p", first_attempt=AttemptStart(RES))
     assert (replay.created, replay.first_attempt_id, replay.execution_id) == (False, None, first.execution_id)
-    detail = repo.get_execution(db_engine, str(first.execution_id))
+    detail = get_execution(db_engine, str(first.execution_id))
     assert detail is not None and detail.attempt_count == 1
     [attempt] = detail.attempts
     assert attempt.resources is not None
@@ -80,13 +92,13 @@ def test_allocate_with_the_first_attempt_is_one_transaction_and_replays(db_engin
 
 def test_attempts_are_get_or_create_and_fill_in(db_engine: Engine) -> None:
     a = _allocate(db_engine)
-    one = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="gmst-1-a1")
-    same = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="other", pod="gmst-1-a1-xyz",
-                                     node="node-1", started_at="2025-01-02T03:04:05Z")
+    one = record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="gmst-1-a1")
+    same = record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="other", pod="gmst-1-a1-xyz",
+                                node="node-1", started_at="2025-01-02T03:04:05Z")
     assert one == same
-    two = repo.record_attempt_start(db_engine, a.execution_id, 2, resources=RES)
+    two = record_attempt_start(db_engine, a.execution_id, 2, resources=RES)
     assert two != one
-    detail = repo.get_execution(db_engine, str(a.execution_id))
+    detail = get_execution(db_engine, str(a.execution_id))
     assert detail is not None
     assert detail.attempt_count == 2
     first = detail.attempts[0]
@@ -94,12 +106,12 @@ def test_attempts_are_get_or_create_and_fill_in(db_engine: Engine) -> None:
     assert first.start_time == "2025-01-02T03:04:05Z"
     assert first.resources == RES
     with pytest.raises(ValueError):
-        repo.record_attempt_start(db_engine, a.execution_id, 0, resources=RES)
+        record_attempt_start(db_engine, a.execution_id, 0, resources=RES)
 
 
 def test_attempt_end_records_telemetry_and_replays(db_engine: Engine) -> None:
     a = _allocate(db_engine)
-    attempt_id = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="j1")
+    attempt_id = record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="j1")
     status = AttemptStatus(
         number=1, pod="p1", node="n1", start_time="2025-01-02T03:04:05Z", end_time="2025-01-02T03:05:05+00:00",
         exit_code=137, signal=9, reason="OOMKilled", message="killed by the kernel",
@@ -108,9 +120,9 @@ def test_attempt_end_records_telemetry_and_replays(db_engine: Engine) -> None:
                                    peak_memory_source="cgroup", memory_limit_bytes=4 * 2**30, queue_seconds=2.5),
         log_location="s3://bucket/runs/gmst-1/attempt-1/log.txt",
     )
-    repo.record_attempt_end(db_engine, attempt_id, status)
-    repo.record_attempt_end(db_engine, attempt_id, status.model_copy(update={"end_time": "2030-01-01T00:00:00Z"}))
-    detail = repo.get_execution(db_engine, "uid-1")
+    record_attempt_end(db_engine, attempt_id, status)
+    record_attempt_end(db_engine, attempt_id, status.model_copy(update={"end_time": "2030-01-01T00:00:00Z"}))
+    detail = get_execution(db_engine, "uid-1")
     assert detail is not None
     got = detail.attempts[0]
     assert got.end_time == "2025-01-02T03:05:05Z"  # first end time kept
@@ -120,7 +132,7 @@ def test_attempt_end_records_telemetry_and_replays(db_engine: Engine) -> None:
     assert got.log_location == status.log_location
     assert (got.job, got.pod, got.node) == ("j1", "p1", "n1")
     with pytest.raises(DatabaseError, match="attempt 999"):
-        repo.record_attempt_end(db_engine, 999, status)
+        record_attempt_end(db_engine, 999, status)
 
 
 def test_end_attempt_records_the_attempt_and_the_execution_end_together(db_engine: Engine) -> None:
@@ -128,33 +140,33 @@ def test_end_attempt_records_the_attempt_and_the_execution_end_together(db_engin
     record = AttemptStatus(number=2, job="j2", pod="p2", node="n2", start_time="2025-01-02T03:04:05Z",
                            exit_code=0, reason="Completed", failure_class=FailureClass.SUCCESS,
                            decision=Decision.SUCCESS)
-    end = repo.ExecutionEnd(phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS, reason="Succeeded",
-                            message="ok", dirty=False)
-    first = repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)
-    again = repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)  # a replay
+    end = ExecutionEnd(phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS, reason="Succeeded",
+                       message="ok", dirty=False)
+    first = end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)
+    again = end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end)  # a replay
     assert first == again
-    detail = repo.get_execution(db_engine, str(a.execution_id))
+    detail = get_execution(db_engine, str(a.execution_id))
     assert detail is not None and detail.attempt_count == 2 and detail.phase is Phase.SUCCEEDED
     [got] = detail.attempts
     assert (got.number, got.job, got.pod, got.decision) == (2, "j2", "p2", Decision.SUCCESS)
     assert not _dirty(db_engine, a.group_id)
     # nothing partial: an attempt of an execution that does not exist writes no row at all
     with pytest.raises(DatabaseError):
-        repo.end_attempt(db_engine, 10_000, record, resources=RES, finish=end)
+        end_attempt(db_engine, 10_000, record, resources=RES, finish=end)
     with db_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Attempt)).scalar_one() == 1
 
 
 def test_end_attempt_of_a_started_attempt_fills_in_and_ends_that_row(db_engine: Engine) -> None:
     a = _allocate(db_engine)
-    started = repo.record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="j1",
-                                        started_at="2025-01-02T03:04:05Z")
+    started = record_attempt_start(db_engine, a.execution_id, 1, resources=RES, job="j1",
+                                   started_at="2025-01-02T03:04:05Z")
     record = AttemptStatus(number=1, pod="p1", node="n1", start_time="2030-01-01T00:00:00Z", exit_code=3,
                            reason="Error", failure_class=FailureClass.DIAGNOSTIC_ERROR, decision=Decision.GIVE_UP)
-    end = repo.ExecutionEnd(phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR, reason="Error",
-                            message="exit 3", dirty=True)
-    assert repo.end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end) == started
-    detail = repo.get_execution(db_engine, str(a.execution_id))
+    end = ExecutionEnd(phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR, reason="Error",
+                       message="exit 3", dirty=True)
+    assert end_attempt(db_engine, a.execution_id, record, resources=RES, finish=end) == started
+    detail = get_execution(db_engine, str(a.execution_id))
     assert detail is not None and (detail.phase, detail.attempt_count) == (Phase.FAILED, 1)
     [got] = detail.attempts
     assert (got.job, got.pod, got.node, got.exit_code) == ("j1", "p1", "n1", 3)
@@ -164,65 +176,65 @@ def test_end_attempt_of_a_started_attempt_fills_in_and_ends_that_row(db_engine: 
 
 def test_phases_and_finish(db_engine: Engine) -> None:
     a = _allocate(db_engine)
-    repo.set_execution_phase(db_engine, a.execution_id, phase=Phase.RUNNING, reason="Started")
-    repo.set_execution_phase(db_engine, a.execution_id, phase=Phase.RETRYING, reason="OutOfMemory",
-                             failure_class=FailureClass.OUT_OF_MEMORY)
-    detail = repo.get_execution(db_engine, "default/gmst-1")
+    set_execution_phase(db_engine, a.execution_id, phase=Phase.RUNNING, reason="Started")
+    set_execution_phase(db_engine, a.execution_id, phase=Phase.RETRYING, reason="OutOfMemory",
+                        failure_class=FailureClass.OUT_OF_MEMORY)
+    detail = get_execution(db_engine, "default/gmst-1")
     assert detail is not None and detail.phase is Phase.RETRYING and detail.started_at is not None
     assert detail.failure_class is FailureClass.OUT_OF_MEMORY and detail.successful is None
-    repo.finish_execution(db_engine, a.execution_id, phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR,
-                          reason="DiagnosticError", message="exit 1", dirty=False)
-    first = repo.get_execution(db_engine, "gmst-1")
+    finish_execution(db_engine, a.execution_id, phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR,
+                     reason="DiagnosticError", message="exit 1", dirty=False)
+    first = get_execution(db_engine, "gmst-1")
     assert first is not None and first.finished_at is not None
     # replay: same values, the finish time kept; a late non-terminal update or another end is ignored
-    repo.finish_execution(db_engine, a.execution_id, phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR,
-                          reason="DiagnosticError", message="exit 1", dirty=False)
-    repo.set_execution_phase(db_engine, a.execution_id, phase=Phase.RUNNING)
-    repo.finish_execution(db_engine, a.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
-                          reason="x", message="y", dirty=True)
-    detail = repo.get_execution(db_engine, "gmst-1")
+    finish_execution(db_engine, a.execution_id, phase=Phase.FAILED, failure_class=FailureClass.DIAGNOSTIC_ERROR,
+                     reason="DiagnosticError", message="exit 1", dirty=False)
+    set_execution_phase(db_engine, a.execution_id, phase=Phase.RUNNING)
+    finish_execution(db_engine, a.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
+                     reason="x", message="y", dirty=True)
+    detail = get_execution(db_engine, "gmst-1")
     assert detail is not None
     assert (detail.phase, detail.successful, detail.reason, detail.message) == (Phase.FAILED, False,
                                                                                   "DiagnosticError", "exit 1")
     assert detail.finished_at == first.finished_at
     assert detail.group.dirty is False
     with pytest.raises(ValueError):
-        repo.finish_execution(db_engine, a.execution_id, phase=Phase.RUNNING, failure_class=None, reason=None,
-                              message=None, dirty=None)
+        finish_execution(db_engine, a.execution_id, phase=Phase.RUNNING, failure_class=None, reason=None,
+                         message=None, dirty=None)
     with pytest.raises(ValueError):
-        repo.set_execution_phase(db_engine, a.execution_id, phase=Phase.CANCELLED)
+        set_execution_phase(db_engine, a.execution_id, phase=Phase.CANCELLED)
 
 
 def test_cancel_leaves_dirty_as_it_was(db_engine: Engine) -> None:
     a = _allocate(db_engine)
-    repo.finish_execution(db_engine, a.execution_id, phase=Phase.CANCELLED, failure_class=FailureClass.CANCELLED,
-                          reason="Cancelled", message="deleted", dirty=None)
-    detail = repo.get_execution(db_engine, "uid-1")
+    finish_execution(db_engine, a.execution_id, phase=Phase.CANCELLED, failure_class=FailureClass.CANCELLED,
+                     reason="Cancelled", message="deleted", dirty=None)
+    detail = get_execution(db_engine, "uid-1")
     assert detail is not None and detail.group.dirty is True and detail.successful is False
 
 
 def test_get_execution_refs_and_status_document(db_engine: Engine) -> None:
     old = _allocate(db_engine, name="gmst", uid="uid-old")
-    new = repo.allocate_execution(db_engine, namespace="team-b", name="gmst", uid="uid-new", spec=make_spec(),
-                                  output_location="file:///tmp/out")
-    assert repo.get_execution(db_engine, "gmst").id == new.execution_id  # type: ignore[union-attr]
-    assert repo.get_execution(db_engine, "default/gmst").id == old.execution_id  # type: ignore[union-attr]
-    assert repo.get_execution(db_engine, "uid-old").id == old.execution_id  # type: ignore[union-attr]
-    assert repo.get_execution(db_engine, str(old.execution_id)).id == old.execution_id  # type: ignore[union-attr]
-    assert repo.get_execution(db_engine, "nope") is None
-    assert repo.get_execution(db_engine, "team-b/nope") is None
+    new = allocate_execution(db_engine, namespace="team-b", name="gmst", uid="uid-new", spec=make_spec(),
+                             output_location="file:///tmp/out")
+    assert get_execution(db_engine, "gmst").id == new.execution_id  # type: ignore[union-attr]
+    assert get_execution(db_engine, "default/gmst").id == old.execution_id  # type: ignore[union-attr]
+    assert get_execution(db_engine, "uid-old").id == old.execution_id  # type: ignore[union-attr]
+    assert get_execution(db_engine, str(old.execution_id)).id == old.execution_id  # type: ignore[union-attr]
+    assert get_execution(db_engine, "nope") is None
+    assert get_execution(db_engine, "team-b/nope") is None
 
-    attempt_id = repo.record_attempt_start(db_engine, new.execution_id, 1, resources=RES, job="j",
-                                           started_at=datetime(2025, 1, 1, tzinfo=UTC))
+    attempt_id = record_attempt_start(db_engine, new.execution_id, 1, resources=RES, job="j",
+                                      started_at=datetime(2025, 1, 1, tzinfo=UTC))
     results = result_set()
-    repo.ingest(db_engine, execution_id=new.execution_id, attempt_id=attempt_id, results=results,
-                objects=stored_objects(results))
-    repo.record_attempt_end(db_engine, attempt_id, AttemptStatus(number=1, exit_code=0,
+    ingest(db_engine, execution_id=new.execution_id, attempt_id=attempt_id, results=results,
+           objects=stored_objects(results))
+    record_attempt_end(db_engine, attempt_id, AttemptStatus(number=1, exit_code=0,
                                                                  failure_class=FailureClass.SUCCESS,
                                                                  decision=Decision.SUCCESS))
-    repo.finish_execution(db_engine, new.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
-                          reason="Succeeded", message="8 scalars", dirty=False)
-    detail = repo.get_execution(db_engine, "team-b/gmst")
+    finish_execution(db_engine, new.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
+                     reason="Succeeded", message="8 scalars", dirty=False)
+    detail = get_execution(db_engine, "team-b/gmst")
     assert detail is not None
     assert (detail.group.provider, detail.group.slug, detail.group.group_key) == (
         "example", "gmst-bias", "cmip6_tas_ACCESS-ESM1-5")
@@ -238,7 +250,7 @@ def test_get_execution_refs_and_status_document(db_engine: Engine) -> None:
     assert doc["ingested"] == {"outputs": 4, "scalarValues": 8, "seriesValues": 3, "dropped": 0}
     assert doc["startTime"] == "2025-01-01T00:00:00Z" and doc["completionTime"].endswith("Z")
 
-    listed = repo.list_executions(db_engine)
+    listed = list_executions(db_engine)
     assert [e.id for e in listed] == [new.execution_id, old.execution_id]
     assert listed[0].phase is Phase.SUCCEEDED and listed[0].attempts == 1 and listed[0].slug == "gmst-bias"
-    assert len(repo.list_executions(db_engine, limit=1)) == 1
+    assert len(list_executions(db_engine, limit=1)) == 1

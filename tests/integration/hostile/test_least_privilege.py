@@ -14,9 +14,17 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from diagnostic_operator.db import repository as repo
 from diagnostic_operator.db.engine import check, create_engine_for, upgrade
 from diagnostic_operator.db.errors import DatabaseError
+from diagnostic_operator.db.ingest import ingest
+from diagnostic_operator.db.lifecycle_writes import (
+    allocate_execution,
+    finish_execution,
+    record_attempt_end,
+    record_attempt_start,
+    set_execution_phase,
+)
+from diagnostic_operator.db.queries import get_execution, list_executions
 from diagnostic_operator.spec import AttemptResources, AttemptStatus, FailureClass, IngestCounts, Phase
 from tests.integration.db.examples import make_spec, result_set, stored_objects
 
@@ -77,25 +85,25 @@ def test_the_whole_lifecycle_and_ingest_work_with_the_least_rights(ingest_role: 
     check(url)  # the start-up schema check reads alembic_version
     upgrade(url)  # already at head: recognised with one SELECT, no DDL attempted
 
-    alloc = repo.allocate_execution(engine, namespace="ns", name="lp", uid="uid-lp", spec=make_spec(),
-                                    output_location="s3://bucket/p")
-    attempt = repo.record_attempt_start(engine, alloc.execution_id, 1, resources=RES)
-    repo.set_execution_phase(engine, alloc.execution_id, phase=Phase.RUNNING)
+    alloc = allocate_execution(engine, namespace="ns", name="lp", uid="uid-lp", spec=make_spec(),
+                               output_location="s3://bucket/p")
+    attempt = record_attempt_start(engine, alloc.execution_id, 1, resources=RES)
+    set_execution_phase(engine, alloc.execution_id, phase=Phase.RUNNING)
     results = result_set()
     objects = stored_objects(results)
-    first = repo.ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
-                        objects=objects)  # COPY straight into the tables, advisory lock, FOR KEY SHARE
+    first = ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
+                   objects=objects)  # COPY straight into the tables, advisory lock, FOR KEY SHARE
     assert first.inserted == IngestCounts(outputs=4, scalar_values=8, series_values=3)
-    replay = repo.ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
-                         objects=objects)  # the general path: a TEMP table, INSERT ... ON CONFLICT DO NOTHING
+    replay = ingest(engine, execution_id=alloc.execution_id, attempt_id=attempt, results=results,
+                    objects=objects)  # the general path: a TEMP table, INSERT ... ON CONFLICT DO NOTHING
     assert replay.inserted == IngestCounts() and replay.total == first.total
-    repo.record_attempt_end(engine, attempt, AttemptStatus(number=1, exitCode=0,
+    record_attempt_end(engine, attempt, AttemptStatus(number=1, exitCode=0,
                                                            failureClass=FailureClass.SUCCESS))
-    repo.finish_execution(engine, alloc.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
-                          reason="Succeeded", message="done", dirty=False)
-    detail = repo.get_execution(engine, "uid-lp")
+    finish_execution(engine, alloc.execution_id, phase=Phase.SUCCEEDED, failure_class=FailureClass.SUCCESS,
+                     reason="Succeeded", message="done", dirty=False)
+    detail = get_execution(engine, "uid-lp")
     assert detail is not None and detail.status().phase is Phase.SUCCEEDED and detail.counts == first.total
-    assert repo.list_executions(engine)[0].phase is Phase.SUCCEEDED
+    assert list_executions(engine)[0].phase is Phase.SUCCEEDED
 
 
 @pytest.mark.parametrize("statement", [

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from diagnostic_operator.db import repository as repo
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue, SeriesIndexAxis, SeriesValue
 from diagnostic_operator.results import ParseOptions, ResultSet, ScalarRow
 from diagnostic_operator.runtime import publish
@@ -52,9 +52,9 @@ class Case:
 
     def target(self) -> AttemptTarget:
         uid = f"uid-{os.getpid()}-{next(_uids)}"
-        a = repo.allocate_execution(self.engine, namespace="hostile", name="x", uid=uid, spec=make_spec(),
-                                    output_location=self.store.url)
-        attempt = repo.record_attempt_start(self.engine, a.execution_id, 1, resources=RES)
+        a = allocate_execution(self.engine, namespace="hostile", name="x", uid=uid, spec=make_spec(),
+                               output_location=self.store.url)
+        attempt = record_attempt_start(self.engine, a.execution_id, 1, resources=RES)
         return AttemptTarget("hostile", "x", uid, 1, a.execution_id, attempt)
 
     def folder(self) -> Path:

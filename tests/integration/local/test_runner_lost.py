@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diagnostic_operator.db import repository
+from diagnostic_operator.db import lifecycle_writes
+from diagnostic_operator.db.queries import get_execution
 from diagnostic_operator.manifest import load_manifests
 from diagnostic_operator.settings import Settings
 from diagnostic_operator.transports.local import LocalOptions, LocalTransport
@@ -136,7 +137,7 @@ def test_an_interrupt_between_the_spawn_and_the_watch_stops_the_attempt(
             time.sleep(0.1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(repository, "record_attempt_start", interrupted)
+    monkeypatch.setattr(lifecycle_writes, "record_attempt_start", interrupted)
     settings = Settings(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "store"), tmp_path / "scratch")
     transport = LocalTransport(LocalOptions(settings=settings, memory_limits="off"))
     [item] = load_manifests(_manifest(tmp_path))
@@ -144,5 +145,5 @@ def test_an_interrupt_between_the_spawn_and_the_watch_stops_the_attempt(
         transport.run(item)
     pids = [int((tmp_path / "pids").read_text()), int(Path(f"{tmp_path / 'pids'}.child").read_text())]
     assert _gone(pids), "the attempt outlived the interrupt"
-    detail = repository.get_execution(transport.engine, "sleeper")
+    detail = get_execution(transport.engine, "sleeper")
     assert detail is not None and detail.status().reason == "Interrupted"

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diagnostic_operator.db import repository, runners
+from diagnostic_operator.db import runners
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, set_execution_phase
+from diagnostic_operator.db.queries import get_execution
 from diagnostic_operator.manifest import parse_manifest
 from diagnostic_operator.spec import Phase
 
@@ -43,16 +45,16 @@ def test_reap_lost_records_only_this_hosts_dead_runs(tmp_path: Path) -> None:
     ids = {}
     for name, host, pid in [("dead", "here", DEAD), ("live", "here", LIVE), ("other", "elsewhere", DEAD),
                             ("cluster", None, None)]:
-        ids[name] = repository.allocate_execution(engine, namespace="local", name=name, uid=name, spec=spec,
-                                                  output_location="file:///x").execution_id
+        ids[name] = allocate_execution(engine, namespace="local", name=name, uid=name, spec=spec,
+                                       output_location="file:///x").execution_id
         if host is not None and pid is not None:
             runners.claim(engine, ids[name], host, pid)
-        repository.set_execution_phase(engine, ids[name], phase=Phase.RUNNING)
+        set_execution_phase(engine, ids[name], phase=Phase.RUNNING)
 
     lost = runners.reap_lost(engine, "here", alive)
     assert [(x.name, x.pid, x.host) for x in lost] == [("dead", DEAD, "here")]
     assert lost[0].message.startswith(f"The run process (pid {DEAD} on host here) that ran this execution is gone")
-    phases = {name: repository.get_execution(engine, name) for name in ids}
+    phases = {name: get_execution(engine, name) for name in ids}
     dead = phases["dead"]
     assert dead is not None
     status = dead.status()

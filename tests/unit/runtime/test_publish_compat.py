@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
+from diagnostic_operator.db.queries import count_rows
 from diagnostic_operator.runtime.exit_record import ExitRecord
 from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, publish_and_ingest
 from diagnostic_operator.runtime.sidecar import MAX_MESSAGE_BYTES, fit_message
@@ -25,15 +26,15 @@ def _publish(tmp_path: Path, case: Case, files: ResultFiles) -> tuple[PublishSum
     upgrade(url)
     engine = create_engine_for(url)
     try:
-        alloc = repository.allocate_execution(engine, namespace="science", name="x", uid="uid-1", spec=SPEC,
-                                              output_location="x")
-        attempt = repository.record_attempt_start(
+        alloc = allocate_execution(engine, namespace="science", name="x", uid="uid-1", spec=SPEC,
+                                   output_location="x")
+        attempt = record_attempt_start(
             engine, alloc.execution_id, 1, resources=AttemptResources(memory="1Gi", cpu="1", wall_clock="1h"))
         out = case.write(tmp_path / "out")
         summary = publish_and_ingest(out, SUCCESS, files, AttemptTarget("science", "x", "uid-1", 1,
                                                                           alloc.execution_id, attempt),
                                      LocalStore(tmp_path / "store"), engine)
-        return summary, repository.count_rows(engine, alloc.execution_id)
+        return summary, count_rows(engine, alloc.execution_id)
     finally:
         engine.dispose()
 

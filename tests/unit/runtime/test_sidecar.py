@@ -20,9 +20,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from diagnostic_operator.cli import app
-from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start, resolve_attempt
 from diagnostic_operator.db.models import Output
+from diagnostic_operator.db.queries import count_rows, get_execution, query_scalars
 from diagnostic_operator.runtime import sidecar as sc
 from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, HEARTBEAT_FILE, LOG_FILE
 from diagnostic_operator.runtime.publish import PublishSummary, RetrySettings
@@ -354,9 +355,9 @@ def attempt_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     url = env["DIAGNOSTIC_OPERATOR_DATABASE_URL"]
     upgrade(url)
     engine = create_engine_for(url)
-    alloc = repository.allocate_execution(engine, namespace="science", name="gmst",
-                                          uid=env["DIAGNOSTIC_EXECUTION_UID"], spec=SPEC, output_location="x")
-    repository.record_attempt_start(
+    alloc = allocate_execution(engine, namespace="science", name="gmst",
+                               uid=env["DIAGNOSTIC_EXECUTION_UID"], spec=SPEC, output_location="x")
+    record_attempt_start(
         engine, alloc.execution_id, 1, resources=AttemptResources(memory="1Gi", cpu="1", wall_clock="1h"))
     engine.dispose()
     # no ids in the environment (as in a Pod the operator makes): the sidecar looks them up by uid and attempt
@@ -399,8 +400,8 @@ def test_a_successful_attempt_is_published_and_ingested(attempt_env: tuple[Path,
     # the values went to the rows of this uid and attempt, found without ids in the environment
     engine = create_engine_for(env["DIAGNOSTIC_OPERATOR_DATABASE_URL"])
     try:
-        execution_id, attempt_id = repository.resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
-        assert len(repository.query_scalars(engine, execution_id)) == 24
+        execution_id, attempt_id = resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
+        assert len(query_scalars(engine, execution_id)) == 24
         # ids given in the environment (a maker that knew them) are used as they are: nothing looked up
         env.update(DIAGNOSTIC_EXECUTION_ID=str(execution_id), DIAGNOSTIC_ATTEMPT_ID=str(attempt_id),
                    DIAGNOSTIC_EXECUTION_UID="uid-not-in-the-database")
@@ -471,9 +472,9 @@ def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
             with engine.connect() as conn:
                 return sorted((r.filename, bool(r.partial)) for r in conn.execute(select(Output)))
         assert rows() == [(p, True) for p in made]
-        execution_id, _ = repository.resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
-        assert repository.count_rows(engine, execution_id) == IngestCounts()
-        detail = repository.get_execution(engine, env["DIAGNOSTIC_EXECUTION_UID"])
+        execution_id, _ = resolve_attempt(engine, env["DIAGNOSTIC_EXECUTION_UID"], 1)
+        assert count_rows(engine, execution_id) == IngestCounts()
+        detail = get_execution(engine, env["DIAGNOSTIC_EXECUTION_UID"])
         assert detail is not None and detail.attempts[0].partial_files == len(made)
         assert sc.run(env, quick(out.parent), io.StringIO()) == 0  # a replay
         again = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())

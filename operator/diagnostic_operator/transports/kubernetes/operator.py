@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from diagnostic_operator import site
-from diagnostic_operator.db import repository
+from diagnostic_operator.db import lifecycle_writes
 from diagnostic_operator.db.engine import create_engine_for, pool_size_for, upgrade
 from diagnostic_operator.db.errors import DatabaseError
 from diagnostic_operator.lifecycle.plan import (
@@ -451,12 +451,12 @@ async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: st
     if uid not in runtime.db_ids:
         store_url = spec.output.store or runtime.config.default_store or runtime.settings.store_url
         location = store_uri(store_url, execution_prefix(namespace, name, uid))  # no client is built
-        start = None if first is None else repository.AttemptStart(
+        start = None if first is None else lifecycle_writes.AttemptStart(
             resources=AttemptResources(memory=first.resources.memory, cpu=first.resources.cpu,
                                        wall_clock=first.resources.wall_clock),
             job=first.job)
         allocation = await asyncio.to_thread(
-            repository.allocate_execution, runtime.engine, namespace=namespace, name=name, uid=uid, spec=spec,
+            lifecycle_writes.allocate_execution, runtime.engine, namespace=namespace, name=name, uid=uid, spec=spec,
             output_location=location, first_attempt=start)
         runtime.db_ids[uid] = allocation.execution_id
         if first is not None and allocation.first_attempt_id is None:  # the execution existed: ensure the row
@@ -467,7 +467,7 @@ async def _ensure_allocated(runtime: Runtime, namespace: str, name: str, uid: st
 async def _record_start(runtime: Runtime, execution_id: int, action: RecordAttemptStart) -> None:
     r = action.resources
     await asyncio.to_thread(
-        repository.record_attempt_start, runtime.engine, execution_id, action.attempt,
+        lifecycle_writes.record_attempt_start, runtime.engine, execution_id, action.attempt,
         resources=AttemptResources(memory=r.memory, cpu=r.cpu, wall_clock=r.wall_clock), job=action.job)
 
 
@@ -543,11 +543,11 @@ async def _carry_out(runtime: Runtime, obs: Observed, execution_id: int | None, 
                 # the execution's end, when the plan has one, goes into the same transaction
                 finish = next((a for a in actions if isinstance(a, Finish)), None)
                 await asyncio.to_thread(
-                    repository.end_attempt, runtime.engine, execution_id, record,
+                    lifecycle_writes.end_attempt, runtime.engine, execution_id, record,
                     resources=record.resources or AttemptResources(
                         memory=obs.spec.resources.memory, cpu=obs.spec.resources.cpu,
                         wall_clock=obs.spec.resources.wall_clock),
-                    finish=None if finish is None else repository.ExecutionEnd(
+                    finish=None if finish is None else lifecycle_writes.ExecutionEnd(
                         phase=finish.phase, failure_class=finish.failure_class, reason=finish.reason,
                         message=finish.message, dirty=finish.dirty))
                 finished_with_attempt = finish is not None
@@ -560,14 +560,14 @@ async def _carry_out(runtime: Runtime, obs: Observed, execution_id: int | None, 
             case Finish(phase=phase, failure_class=failure_class, reason=reason, message=message, dirty=dirty):
                 if not finished_with_attempt:
                     assert execution_id is not None, "an execution finishes only after it was allocated"
-                    await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id,
+                    await asyncio.to_thread(lifecycle_writes.finish_execution, runtime.engine, execution_id,
                                             phase=phase, failure_class=failure_class, reason=reason,
                                             message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(phase)).inc()
             case FailPermanently(failure_class=failure_class, reason=reason, message=message, dirty=dirty):
                 if execution_id is None:
                     execution_id = await _ensure_allocated(runtime, obs.namespace, obs.name, obs.uid, obs.spec)
-                await asyncio.to_thread(repository.finish_execution, runtime.engine, execution_id,
+                await asyncio.to_thread(lifecycle_writes.finish_execution, runtime.engine, execution_id,
                                         phase=Phase.FAILED, failure_class=failure_class, reason=reason,
                                         message=message, dirty=dirty)
                 metrics.FINISHED.labels(phase=str(Phase.FAILED)).inc()
