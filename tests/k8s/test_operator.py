@@ -116,6 +116,9 @@ def test_success(site: Site) -> None:
     reasons = site.event_reasons(name)
     # (an "Unschedulable" may come first while other tests fill the node; event times have 1 s resolution)
     assert {"Accepted", "Running"} <= set(reasons) and reasons[-1] == "Succeeded", reasons
+    # the init container and the image unpacking are the normal way to start: no Warning for them
+    warnings = [(e["reason"], e["message"]) for e in site.events(name) if e["type"] == "Warning"]
+    assert all(reason == "Unschedulable" for reason, _ in warnings), warnings
 
 
 def memory_limit(job: dict[str, Any]) -> str:

@@ -16,6 +16,9 @@ CONFIGURATION_WAITING_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
      "CreateContainerError", "ErrImageNeverPull", "RunContainerError"}
 )
+# Waiting reasons of a container on its normal way to start (the init container runs, the image is unpacked):
+# nothing to warn about, and the pending timeout does not apply.
+STARTING_WAITING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 # Terminated reasons meaning the container never ran the command.
 START_FAILURE_REASONS = frozenset({"StartError", "ContainerCannotRun"})
 # Conditions/reasons that mean the platform took the Pod away.

@@ -20,7 +20,12 @@ from pydantic import ValidationError
 
 from diagnostic_operator.lifecycle.classify import Classification, classify
 from diagnostic_operator.lifecycle.conditions import conditions_for
-from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence, PublishOutcome
+from diagnostic_operator.lifecycle.evidence import (
+    STARTING_WAITING_REASONS,
+    ContainerEnd,
+    Evidence,
+    PublishOutcome,
+)
 from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
 from diagnostic_operator.quantities import format_duration, parse_duration
 from diagnostic_operator.runtime.exit_record import ExitRecord
@@ -455,6 +460,7 @@ def _publishing(pod: PodView | None) -> bool:
 
 def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobView,
                    pod: PodView | None, ev: Evidence, publishing: bool = False) -> list[Action]:
+    waiting = ev.waiting_reason if ev.waiting_reason not in STARTING_WAITING_REASONS else None
     if publishing and pod is not None:
         phase, reason = Phase.RUNNING, "Publishing"
         message = f"Attempt {number}'s diagnostic ended; publishing its log and results."
@@ -465,10 +471,10 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
         if ev.unschedulable:
             reason = "Unschedulable"
             message = f"No node can run the attempt yet: {(pod.message if pod else None) or 'not scheduled'}"
-        elif ev.waiting_reason:
+        elif waiting:
             timeout = parse_duration(obs.spec.pending_timeout)
-            reason = ev.waiting_reason
-            message = (f"The runner cannot start ({ev.waiting_reason}: {ev.waiting_message or ''}); "
+            reason = waiting
+            message = (f"The runner cannot start ({waiting}: {ev.waiting_message or ''}); "
                        f"the attempt fails after pendingTimeout {obs.spec.pending_timeout} "
                        f"({max(timeout - ev.pending_seconds, 0):.0f}s left).")
         elif obs.status.phase is Phase.PENDING and obs.status.reason in STARTED_REASONS and record.job:
@@ -488,7 +494,7 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
         actions.append(Emit("Normal", "Running", message))
     if reason == "Unschedulable" and obs.status.reason != "Unschedulable":
         actions.append(Emit("Warning", "Unschedulable", message))
-    if ev.waiting_reason and reason == ev.waiting_reason and obs.status.reason != reason:
+    if waiting and reason == waiting and obs.status.reason != reason:
         actions.append(Emit("Warning", reason, message))
     new_status = _status(obs, **changes)
     # While the attempt stays Pending for the same reason, its Pod being made and then scheduled is not worth a
@@ -497,7 +503,7 @@ def _still_running(obs: Observed, number: int, record: AttemptStatus, job: JobVi
     if _differs(new_status, obs.status, placement=not still_pending):
         actions.append(SetStatus(new_status))
     wait = 5.0 if publishing else 30.0
-    if ev.waiting_reason:
+    if waiting:
         wait = max(min(parse_duration(obs.spec.pending_timeout) - ev.pending_seconds, 30.0), 1.0)
     actions.append(Requeue(wait))
     return actions

@@ -278,6 +278,20 @@ def test_image_pull_error_waits_then_fails_after_pending_timeout() -> None:
     assert kstatus(status_of(actions).conditions, 1, 1) == "Failed"
 
 
+@pytest.mark.parametrize("reason", ["PodInitializing", "ContainerCreating"])
+def test_a_runner_on_its_way_to_start_is_not_warned_about(reason: str) -> None:
+    """The init container runs, the image is unpacked: no Warning, no pendingTimeout countdown, no failure."""
+    waiting = ContainerView("runner", "waiting", reason, "")
+    for age in (timedelta(seconds=5), timedelta(minutes=11)):
+        pods = {1: [PodView("gmb-a1-x", 1, "Pending", created=iso(NOW - age), runner=waiting)]}
+        actions = plan(obs(started(), jobs=job(1, active=1), pods=pods))
+        assert not any(isinstance(a, Emit) for a in actions), actions
+        assert not any(isinstance(a, Finish | DeleteJob) for a in actions)
+        status = status_of(actions) if any(isinstance(a, SetStatus) for a in actions) else started()
+        assert status.phase is Phase.PENDING and status.reason != reason
+        assert "pendingTimeout" not in (status.message or "")
+
+
 def test_unschedulable_keeps_waiting_past_the_pending_timeout() -> None:
     pending = {1: [PodView("gmb-a1-x", 1, "Pending", message="0/3 nodes are available",
                            created=iso(NOW - timedelta(hours=2)),
