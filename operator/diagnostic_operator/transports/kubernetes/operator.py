@@ -119,8 +119,9 @@ class Runtime:
     #: When the API server last answered the liveness probe's question
     contact: ApiContact = field(default_factory=lambda: ApiContact(DEFAULT_GRACE_SECONDS, time.monotonic()))
 
-    #: The last validated spec and status per execution: a pass woken by a Pod event re-reads the same body
-    #: (pydantic validation of both per pass was 3-3.7 % of py-spy samples at 500 executions, docs/benchmarks.md).
+    #: The last validated spec and status per execution: a pass woken by a Pod event re-reads the same body, and
+    #: validating both again on every pass is a visible share of the operator's CPU at hundreds of executions
+    #: (docs/benchmarks.md).
     models: dict[str, Validated] = field(default_factory=dict)
 
     def current_status(self, uid: str, body: kopf.Body) -> tuple[tuple[str, object], dict[str, Any]]:
@@ -253,12 +254,13 @@ def configure(site: Settings, config: OperatorConfig, namespaces: list[str] | No
         settings_.watching.server_timeout = 270
         settings_.watching.client_timeout = 300
         # A watch stream can stay open and silent after etcd or the API server restarts; Kopf re-connects after
-        # this long without an event (default 70 s: executions then concluded ~70 s late in the fault suite).
+        # this long without an event (Kopf's default, 70 s, would make each conclusion after a control-plane
+        # restart that much late).
         # An idle stream re-connects from its last resourceVersion this often: nothing is lost, little is sent.
         settings_.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
-        # Kopf retries a failed API request (a watch's re-connection too) after 1, 1, 2, 3, 5, 8, 13, 21 s:
-        # an API server back after 35 s was seen again up to ~20 s later, and after 54 s the watcher gave up
-        # and started over. Retry every few seconds for about two minutes instead.
+        # Kopf retries a failed API request (a watch's re-connection too) after 1, 1, 2, 3, 5, 8, 13, 21 s and
+        # then gives up: an API server back after half a minute is noticed up to ~20 s late, and one away for
+        # about a minute makes the watcher start over. Retry every few seconds for about two minutes instead.
         settings_.networking.error_backoffs = API_ERROR_BACKOFFS
         # Database calls run in the loop's default executor (asyncio.to_thread): size it, and the connection
         # pool, for a burst of new executions (the default, cpu+4 threads, queued them: each call is mostly
@@ -473,7 +475,7 @@ async def _record_start(runtime: Runtime, execution_id: int, action: RecordAttem
 
 async def _vanished_but_there(runtime: Runtime, obs: Observed, actions: list[Action]) -> bool:
     """The plan concludes "JobVanished" / "PodVanished" from the indices alone. Before an attempt is failed for
-    that, ask the API server once: the watch can lag under load (seen at 500 executions), and after an API
+    that, ask the API server once: the watch can lag under load (hundreds of executions), and after an API
     server restart the Job watch can deliver a finished Job before the Pod watch re-connects."""
     for action in actions:
         if not isinstance(action, RecordAttemptEnd):
