@@ -267,8 +267,11 @@ def test_operator_killed_and_restarted_mid_run(site: Site) -> None:
     assert site.count("scalar_values", name) == 24
     reasons = site.event_reasons(name)
     assert reasons.count("Accepted") == 1 and reasons.count("Succeeded") == 1, reasons
-    metrics = site.operator.metrics()
-    assert "diagnostic_operator_executions_finished_total" in metrics
+    # the restarted process saw the end (one execution Succeeded) and created no Job
+    samples = site.operator.samples()
+    assert site.operator.sample("diagnostic_operator_executions_finished_total", phase="Succeeded") == 1, samples
+    assert site.operator.sample("diagnostic_operator_jobs_created_total") == 0, samples
+    assert site.operator.sample("diagnostic_operator_active_peer") == 1, samples  # standalone: always active
 
 
 def test_operator_killed_between_job_creation_and_status(site: Site) -> None:
