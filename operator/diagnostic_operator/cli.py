@@ -222,6 +222,7 @@ def run_operator(
 
     from diagnostic_operator.transports.kubernetes import collector, metrics
     from diagnostic_operator.transports.kubernetes import operator as kopf_operator
+    from diagnostic_operator.transports.kubernetes import peering as active_peer
     from diagnostic_operator.transports.kubernetes.config import ConfigurationError, load_config
 
     try:
@@ -237,6 +238,7 @@ def run_operator(
     kopf_operator.configure(settings, operator_config, namespaces=namespace or None, api_grace=api_grace)
     if metrics_port:
         metrics.serve(metrics_port)
+        active_peer.follow_pause()
     if gc_tuning:
         collector.tune()
     kopf.run(standalone=peering is None, peering_name=peering, namespaces=namespace or [],

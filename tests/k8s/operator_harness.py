@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from tests.cluster.fixtures import (
@@ -181,6 +182,15 @@ class OperatorProcess:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
             return str(r.read().decode())
+
+    def samples(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """Every sample of the metrics page, read as the Prometheus text format: (name, labels) -> value."""
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(self.metrics()) for s in family.samples}
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        """The value of the sample with exactly this name and these labels; None when the page has none."""
+        return self.samples().get((name, frozenset(labels.items())))
 
 
 @dataclass

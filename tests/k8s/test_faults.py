@@ -443,18 +443,14 @@ def restart(component: str, downtime: float = 0) -> float:
     return time.monotonic() - started
 
 
-DAEMON_CRASHES = (
-    "transports/kubernetes/operator.py reconcile() catches (ApiError, OSError, ConfigurationError), but lightkube "
-    "raises httpx.ConnectError / httpx.TransportError (not OSError) when the apiserver is unreachable: the daemon "
-    "dies with \"Daemon 'lifecycle' failed with an exception and will try again in 60 seconds: All connection "
-    "attempts failed\" and every execution that was mid-pass waits Kopf's 60 s daemon backoff before its next "
-    "look, however early the apiserver is back (end state still correct)")
-
-
-#: Longest time from a Pod's end to its execution's conclusion across the restarts. An API server restart takes
-#: ~30 s on this loaded 2-CPU machine and the operator retries failed passes every 10 s; a daemon that crashed
-#: into Kopf's 60 s backoff (the bug this guards against) exceeds it.
-LAG_BOUND = 50
+#: Longest time from a Pod's end to its execution's conclusion, beyond the API server's restart (measured by the
+#: test): the operator retries a failed request after at most 5 s (Kopf's backoffs, docs/operator.md), re-opens a
+#: silent watch after 20 s, and for two minutes after API trouble looks at every execution every 10 s, so an
+#: execution whose Pod ended just before the API server went down concludes within ~15 s of its return plus a
+#: pass. Measured here, worst lags in three runs: 20 s and 28 s (API server restart 28 s), 32 s (restart 32 s):
+#: Pods that ended just before the restart. A watch left silent for Kopf's default 70 s, or a pass waiting out
+#: Kopf's 60 s handler backoff, exceeds the bound.
+LAG_MARGIN = 20.0
 
 
 def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: pytest.MonkeyPatch,
@@ -483,7 +479,8 @@ def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: py
         timeline.append(f"cut {proxy.cut()} sockets")
         launch(5)
         time.sleep(3)
-        timeline.append(f"kube-apiserver restarted in {restart('kube-apiserver', 1):.1f}s")
+        apiserver_down = restart("kube-apiserver", 1)
+        timeline.append(f"kube-apiserver restarted in {apiserver_down:.1f}s")
         launch(8)
         time.sleep(4)
         timeline.append(f"etcd restarted in {restart('etcd', 1):.1f}s")
@@ -517,18 +514,13 @@ def test_control_plane_restarts_and_cut_watches(kwok_site: Site, monkeypatch: py
         done_at = dxs[name]["status"].get("completionTime")
         if done_at and name in ended:
             lags[name] = (_t(done_at) - _t(ended[name]))
+    assert set(lags) == set(names), f"no Pod end or no completionTime for {sorted(set(names) - set(lags))}"
     worst = sorted(lags.items(), key=lambda kv: -kv[1])[:5]
     print(f"conclusion lag after the last Pod ended: max {worst}")
-    if worst[0][1] >= LAG_BOUND and "will try again in 60 seconds" in site.operator.log():
-        pytest.xfail(f"{DAEMON_CRASHES} (here: concluded {worst[0][1]:.0f}s after the Pod ended: {worst})")
-    if worst[0][1] >= LAG_BOUND:
-        # Known and open: the end state is right and the operator recovered by itself (asserted above), but
-        # after the restarts an execution can conclude ~60-70 s after its Pod ended (CI on 4de7833: 68 s for
-        # five) without a daemon crash. With Kopf's API error backoffs shortened to 5 s steps one run had
-        # most lags at ~32 s (one 67 s), the next four at 67-69 s (session 3). 67-69 s is Kopf's watch
-        # inactivity timeout (70 s): a watch stream left open but silent by the restarts. Session 4 lowered it
-        # to 20 s and added a 10 s look-again window after API trouble; if this still fires, it is not that.
-        pytest.xfail(f"slow conclusion after the control-plane restarts: {worst[0][1]:.0f}s ({worst})")
+    bound = apiserver_down + LAG_MARGIN
+    assert worst[0][1] < bound, (
+        f"an execution concluded {worst[0][1]:.0f}s after its Pod ended (bound: the API server's {apiserver_down:.0f}s "
+        f"restart + {LAG_MARGIN:.0f}s): {worst}")
 
 
 def _t(text: str) -> float:

@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
-from tests.cluster.fixtures import Cluster, apply, build_product_images, kubectl, wait_for
+from tests.cluster.fixtures import Cluster, apply, apply_crds, build_product_images, kubectl, wait_for
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
@@ -270,8 +270,11 @@ def test_operator_killed_and_restarted_mid_run(site: Site) -> None:
     assert site.count("scalar_values", name) == 24
     reasons = site.event_reasons(name)
     assert reasons.count("Accepted") == 1 and reasons.count("Succeeded") == 1, reasons
-    metrics = site.operator.metrics()
-    assert "diagnostic_operator_executions_finished_total" in metrics
+    # the restarted process saw the end (one execution Succeeded) and created no Job
+    samples = {k: v for k, v in site.operator.samples().items() if k[0].startswith("diagnostic_operator_")}
+    assert site.operator.sample("diagnostic_operator_executions_finished_total", phase="Succeeded") == 1, samples
+    assert site.operator.sample("diagnostic_operator_jobs_created_total") == 0, samples
+    assert site.operator.sample("diagnostic_operator_active_peer") == 1, samples  # standalone: always active
 
 
 def test_operator_killed_between_job_creation_and_status(site: Site) -> None:
@@ -298,6 +301,45 @@ def kwok_site(crd: None, namespace: str, pg_url: str, s3_store_url: S3Target, tm
     s.operator.stop()
     s.engine.dispose()
     release_finalizers(namespace)
+
+
+def test_active_peer_metric_follows_kopf_peering(kwok_site: Site) -> None:
+    """Two replicas with one --peering name and the same priority: the first alone is active (metric 1); with
+    the second alive both pause (0 on both, and a new execution waits untouched); the second stopped, the first
+    is active again and handles it."""
+    site = kwok_site
+    apply_crds(ROOT / "charts" / "diagnostic-operator" / "crds" / "kopf.dev_peerings.yaml",
+               "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev")
+    apply({"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "do-peers"}},
+          namespace=site.namespace)
+    first = site.operator
+    first.extra_args = ["--peering", "do-peers"]
+    second_dir = first.workdir / "second"
+    second_dir.mkdir()
+    second = OperatorProcess(site.namespace, site.db_url, site.s3, second_dir, first.config,
+                             extra_args=["--peering", "do-peers"])
+
+    def active(*operators: OperatorProcess) -> list[float | None]:
+        return [o.sample("diagnostic_operator_active_peer") for o in operators]
+
+    first.start()
+    try:
+        wait_for(lambda: active(first) == [1], timeout=60, describe="the only replica active",
+                 diagnostics=first.log)
+        second.start()
+        wait_for(lambda: active(first, second) == [0, 0], timeout=60,
+                 describe="both replicas paused (same priority)", diagnostics=lambda: first.log() + second.log())
+        name = site.apply_execution(infra_spec("peer-paused"))
+        time.sleep(5)
+        assert site.status(name) == {}, "a paused replica handled an execution"
+        assert active(first, second) == [0, 0]
+        second.stop()
+        wait_for(lambda: active(first) == [1], timeout=60, describe="the remaining replica active again",
+                 diagnostics=first.log)
+        wait_for(lambda: site.status(name).get("phase"), timeout=60, describe="the execution handled",
+                 diagnostics=site.diagnostics)
+    finally:
+        second.stop()
 
 
 def kwok_success_summary() -> str:

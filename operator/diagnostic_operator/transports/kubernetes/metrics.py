@@ -25,6 +25,9 @@ SPECS_REFUSED = Counter("diagnostic_operator_specs_refused_total",
                         "Executions refused as class Configuration, by why: invalid-spec (the models refuse what "
                         "the API server took) or not-covered (the site's configuration lacks what the spec asks).",
                         ["why"])
+ACTIVE_PEER = Gauge("diagnostic_operator_active_peer",
+                    "1 while this replica handles executions, 0 while Kopf peering pauses it in favour of another "
+                    "replica (or before it has started watching).")
 BUILD_INFO = Gauge("diagnostic_operator_build_info", "Always 1; the labels say which build runs.",
                    ["version", "python"])
 
