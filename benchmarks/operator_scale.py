@@ -66,6 +66,7 @@ if str(ROOT) not in sys.path:
 from lightkube.config.client_adapter import Client, ConnectionParams, httpx  # noqa: E402 (lightkube's httpx)
 from lightkube.config.kubeconfig import KubeConfig  # noqa: E402
 from tests.cluster.fixtures import TEST_NODE_TAINT_KEY, TEST_NODE_TOLERATION, cluster_env, kubectl  # noqa: E402
+from tests.helpers import publish_summary  # noqa: E402
 from tests.k8s.operator_harness import OperatorProcess, apply_crd, free_port, write_secret  # noqa: E402
 from tests.services.postgres import start_postgres  # noqa: E402
 from tests.services.s3 import S3Target, start_s3_server  # noqa: E402
@@ -361,11 +362,9 @@ def start_subject(kind: str, ctx: Context, namespace: str) -> tuple[subprocess.P
     workdir = ctx.workdir / namespace
     workdir.mkdir()
     if kind == "ours":
-        summary = {"schema": "diagnostic-operator.io/publish-summary/v1", "attempt": 1, "exitRecordPresent": True,
-                   "exitCode": 0, "wallSeconds": 1.0, "logPublished": True,
-                   "logLocation": f"{ctx.s3.url}/kwok/attempt-1/out.log", "outputLocation": f"{ctx.s3.url}/kwok",
-                   "ingested": True, "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}}
-        annotations = {**ctx.pod["annotations"], f"{KWOK}/termination-message.ingest": json.dumps(summary)}
+        summary = publish_summary(wallSeconds=1.0, logLocation=f"{ctx.s3.url}/kwok/attempt-1/out.log",
+                                  outputLocation=f"{ctx.s3.url}/kwok", counts={})
+        annotations = {**ctx.pod["annotations"], f"{KWOK}/termination-message.ingest": summary.to_message()}
         config = {"image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db",
                   "defaultStore": ctx.s3.url, "publishGrace": "60s", "initAllowance": "30s",
                   "podDefaults": {"imagePullPolicy": "Never", "serviceAccountName": "default",

@@ -20,7 +20,6 @@ Run: ``DIAGNOSTIC_OPERATOR_KEEP_CLUSTER=1 DIAGNOSTIC_OPERATOR_REUSE_CLUSTER=1 py
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -39,6 +38,7 @@ import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
+from tests.helpers import kwok_summary
 from tests.k8s import operator_harness
 from tests.k8s.operator_harness import (
     ROOT,
@@ -68,21 +68,12 @@ MIN_KILLS = 3  # SIGKILLs the first test must land while executions are in fligh
 TERMINAL_TIMEOUT = float(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_TIMEOUT", "300"))
 
 
-def summary(**changes: Any) -> str:
-    """A publish summary as the ingest sidecar writes it (kwok Pods carry it as the ingest container's
-    termination message)."""
-    return json.dumps({
-        "schema": "diagnostic-operator.io/publish-summary/v1", "exitRecordPresent": True, "exitCode": 0,
-        "timedOut": False, "logPublished": True, "ingested": True, "outputLocation": "s3://kwok/none",
-        "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}, "wallSeconds": 1.0} | changes)
-
-
-HOLD = {f"{KWOK}/outcome": "succeed", f"{KWOK}/delay": "600s", f"{KWOK}/termination-message.ingest": summary()}
+HOLD = {f"{KWOK}/outcome": "succeed", f"{KWOK}/delay": "600s", f"{KWOK}/termination-message.ingest": kwok_summary()}
 FATE_ANNOTATIONS = {
     "succeed": {},
     "evict": {f"{KWOK}/outcome": "evict"},
     "fail": {f"{KWOK}/outcome": "fail", f"{KWOK}/exit-code": "3",
-             f"{KWOK}/termination-message.ingest": summary(exitCode=3, ingested=False, counts=None)},
+             f"{KWOK}/termination-message.ingest": kwok_summary(exitCode=3, ingested=False, counts=None)},
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, build_product_images, kubectl, wait_for
+from tests.helpers import kwok_summary
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
@@ -297,14 +298,6 @@ def kwok_site(crd: None, namespace: str, pg_url: str, s3_store_url: S3Target, tm
     release_finalizers(namespace)
 
 
-def kwok_success_summary() -> str:
-    """What the ingest sidecar of a successful attempt writes to its termination message (PublishSummary)."""
-    return json.dumps({
-        "schema": "diagnostic-operator.io/publish-summary/v1", "exitRecordPresent": True, "exitCode": 0,
-        "timedOut": False, "logPublished": True, "ingested": True, "outputLocation": "s3://kwok/none",
-        "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}, "wallSeconds": 1.0})
-
-
 def infra_spec(name: str) -> dict[str, Any]:
     spec = example("global-mean-bias.yaml")
     spec["metadata"]["name"] = name
@@ -354,7 +347,7 @@ def test_kwok_node_loss_is_retried_and_unschedulable_waits(kwok_site: Site) -> N
         site.operator.config["podDefaults"]["nodeSelector"] = {"diagnostic-operator.io/lost-node": node}
         site.operator.config["podDefaults"]["annotations"] = {
             "kwok.diagnostic-operator.io/outcome": "succeed", "kwok.diagnostic-operator.io/delay": "600s",
-            "kwok.diagnostic-operator.io/termination-message.ingest": kwok_success_summary()}
+            "kwok.diagnostic-operator.io/termination-message.ingest": kwok_summary()}
         site.operator.start()
         name = site.apply_execution(infra_spec("node-loss"))
         site.wait_phase(name, ("Running",), timeout=90)

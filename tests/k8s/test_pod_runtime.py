@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.db import repository
 from diagnostic_operator.db.engine import create_engine_for
-from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec
 from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
@@ -41,6 +41,7 @@ from tests.cluster.fixtures import (
     pod_logs,
     wait_for,
 )
+from tests.helpers import read_summary
 from tests.k8s.operator_harness import write_secret
 from tests.services.postgres import free_port
 from tests.services.s3 import S3Target
@@ -169,7 +170,7 @@ def run_attempt(site: Site, name: str, spec: DiagnosticExecutionSpec, *, attempt
     seconds = time.monotonic() - started
     ingest = next((c for c in pod["status"]["containerStatuses"] if c["name"] == "ingest"), {})
     message = ((ingest.get("state") or {}).get("terminated") or {}).get("message")
-    summary = PublishSummary.model_validate_json(message) if message else None
+    summary = read_summary(message) if message else None
     return Attempt(job, pod, execution_id, attempt_id, summary, seconds)
 
 
