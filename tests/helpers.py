@@ -3,9 +3,56 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from diagnostic_operator.contracts.publish_summary import PublishSummary, parse_summary
+from tests.cluster.fixtures import KWOK_NODE_SELECTOR, REAL_NODE_SELECTOR, TEST_NODE_TOLERATION
+
+PRODUCT = "diagnostic-operator:0.1.0"  # the product image the test cluster loads
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now. Another process may take it before the caller binds it: a caller
+    that starts a server on it retries on another port when the port turns out taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def site_config(store: str, *, node: str = "real", pod_network: bool = False, **changes: Any) -> dict[str, Any]:
+    """The operator configuration of the test site, storing in ``store``: every execution Pod on the real node
+    (or the kwok nodes), images never pulled, the database URL and S3 credentials from the Secret ``do-db``.
+    ``pod_network``: the Pods on the Pod network (they reach the test services on the node's address;
+    restricted Pod Security allows nothing else), else on the host network (the fault suite's proxies listen on
+    127.0.0.1). ``changes`` replace top-level keys."""
+    selector = REAL_NODE_SELECTOR if node == "real" else KWOK_NODE_SELECTOR
+    config: dict[str, Any] = {
+        "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db", "defaultStore": store,
+        "publishGrace": "60s", "initAllowance": "30s",
+        "podDefaults": {"hostNetwork": not pod_network, "imagePullPolicy": "Never", "serviceAccountName": "default",
+                        "nodeSelector": dict(selector), "tolerations": [dict(TEST_NODE_TOLERATION)]},
+    }
+    config.update(changes)
+    return config
+
+
+def openapi_to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI v3.0 (nullable) → JSON Schema, for the jsonschema package; no additional properties."""
+    out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "default")}
+    if node.get("nullable") and "type" not in node:  # an int-or-string quantity
+        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+    elif node.get("nullable"):
+        out["type"] = [node["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    if "properties" in node:
+        out["properties"] = {k: openapi_to_json_schema(v) for k, v in node["properties"].items()}
+        out["additionalProperties"] = False
+    if "items" in node:
+        out["items"] = openapi_to_json_schema(node["items"])
+    return out
+
 
 # ------------------------------------------------------------------------------------------ the publish summary
 

@@ -38,7 +38,7 @@ import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
-from tests.helpers import kwok_summary
+from tests.helpers import kwok_summary, site_config
 from tests.k8s import operator_harness
 from tests.k8s.operator_harness import (
     ROOT,
@@ -47,7 +47,6 @@ from tests.k8s.operator_harness import (
     Site,
     apply_crd,
     proxied_kubeconfig,
-    site_config,
     write_secret,
 )
 from tests.services.fault_proxy import HttpFaultProxy, TcpProxy
@@ -111,7 +110,7 @@ def fault_namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterato
 def kwok_site(crd: None, fault_namespace: str, pg_url: str, s3_store_url: S3Target,
               tmp_path: Path) -> Iterator[Site]:
     write_secret(fault_namespace, pg_url, s3_store_url)
-    config = site_config(s3_store_url, node="kwok")
+    config = site_config(s3_store_url.url, node="kwok")
     config["podDefaults"]["annotations"] = dict(HOLD)
     operator = OperatorProcess(fault_namespace, pg_url, s3_store_url, tmp_path, config)
     site = Site(fault_namespace, pg_url, create_engine_for(pg_url), s3_store_url, operator)
@@ -597,7 +596,7 @@ def publish_site(crd: None, images: None, fault_namespace: str, private_postgres
                                  "AWS_ENDPOINT_URL_S3": proxy.endpoint_url}
     s3 = S3Target(url=f"s3://{bucket}/faults", env=env, bucket=bucket, prefix="faults", server=s3_server)
     write_secret(fault_namespace, db_url, s3)
-    operator = OperatorProcess(fault_namespace, db_url, s3, tmp_path, site_config(s3))
+    operator = OperatorProcess(fault_namespace, db_url, s3, tmp_path, site_config(s3.url))
     site = Site(fault_namespace, db_url, create_engine_for(db_url), s3, operator)
     operator.start()
     yield site, proxy, private_postgres

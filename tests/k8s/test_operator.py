@@ -18,17 +18,15 @@ from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, build_product_images, kubectl, wait_for
-from tests.helpers import kwok_summary
+from tests.helpers import free_port, kwok_summary, site_config
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
     Site,
     apply_crd,
-    free_port,
     proxied_kubeconfig,
     release_finalizers,
     restrict,
-    site_config,
     wait_gone,
     write_secret,
 )
@@ -52,7 +50,7 @@ def images(cluster: Cluster) -> None:
 
 def make_site(namespace: str, pg_url: str, s3: S3Target, workdir: Path, **config: Any) -> Site:
     write_secret(namespace, pg_url, s3)
-    operator = OperatorProcess(namespace, pg_url, s3, workdir, site_config(s3, **config))
+    operator = OperatorProcess(namespace, pg_url, s3, workdir, site_config(s3.url, **config))
     return Site(namespace, pg_url, create_engine_for(pg_url), s3, operator)
 
 

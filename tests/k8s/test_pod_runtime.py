@@ -30,8 +30,6 @@ from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from diagnostic_operator.transports.kubernetes.job import build_job
 from tests.cluster.fixtures import (
-    REAL_NODE_SELECTOR,
-    TEST_NODE_TOLERATION,
     apply,
     build_image,
     build_product_images,
@@ -41,15 +39,13 @@ from tests.cluster.fixtures import (
     pod_logs,
     wait_for,
 )
-from tests.helpers import read_summary
+from tests.helpers import PRODUCT, free_port, read_summary, site_config
 from tests.k8s.operator_harness import write_secret
-from tests.services.postgres import free_port
 from tests.services.s3 import S3Target
 
 pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = "diagnostic-operator:0.1.0"
 EXAMPLE = "example-diagnostic:0.1"
 BARE = "localhost/diagnostic-operator/bare-exit4:test"
 
@@ -92,12 +88,7 @@ class Site:
     s3: S3Target
 
     def config(self, secret: str = "do-db", **changes: Any) -> OperatorConfig:
-        return OperatorConfig.from_mapping({
-            "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": secret, "defaultStore": self.s3.url,
-            "publishGrace": "60s", "initAllowance": "30s",
-            "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
-                            "nodeSelector": dict(REAL_NODE_SELECTOR), "tolerations": [dict(TEST_NODE_TOLERATION)]},
-            **changes})
+        return OperatorConfig.from_mapping(site_config(self.s3.url, databaseSecret=secret, **changes))
 
     def secret(self, name: str, db_url: str) -> None:
         write_secret(self.namespace, db_url, self.s3, name)
