@@ -66,7 +66,8 @@ if str(ROOT) not in sys.path:
 from lightkube.config.client_adapter import Client, ConnectionParams, httpx  # noqa: E402 (lightkube's httpx)
 from lightkube.config.kubeconfig import KubeConfig  # noqa: E402
 from tests.cluster.fixtures import TEST_NODE_TAINT_KEY, TEST_NODE_TOLERATION, cluster_env, kubectl  # noqa: E402
-from tests.k8s.operator_harness import OperatorProcess, apply_crd, free_port, write_secret  # noqa: E402
+from tests.helpers import free_port, publish_summary, site_config  # noqa: E402
+from tests.k8s.operator_harness import OperatorProcess, apply_crd, write_secret  # noqa: E402
 from tests.services.postgres import start_postgres  # noqa: E402
 from tests.services.s3 import S3Target, start_s3_server  # noqa: E402
 
@@ -78,7 +79,6 @@ TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 SUBJECTS = ("baseline", "writes", "ours")
 #: Subjects whose executions carry a finalizer: the operator must run until their namespace is gone
 FINALIZING = ("ours", "writes")
-PRODUCT = "diagnostic-operator:0.1.0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -361,16 +361,12 @@ def start_subject(kind: str, ctx: Context, namespace: str) -> tuple[subprocess.P
     workdir = ctx.workdir / namespace
     workdir.mkdir()
     if kind == "ours":
-        summary = {"schema": "diagnostic-operator.io/publish-summary/v1", "attempt": 1, "exitRecordPresent": True,
-                   "exitCode": 0, "wallSeconds": 1.0, "logPublished": True,
-                   "logLocation": f"{ctx.s3.url}/kwok/attempt-1/out.log", "outputLocation": f"{ctx.s3.url}/kwok",
-                   "ingested": True, "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}}
-        annotations = {**ctx.pod["annotations"], f"{KWOK}/termination-message.ingest": json.dumps(summary)}
-        config = {"image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db",
-                  "defaultStore": ctx.s3.url, "publishGrace": "60s", "initAllowance": "30s",
-                  "podDefaults": {"imagePullPolicy": "Never", "serviceAccountName": "default",
-                                  "nodeSelector": ctx.pod["nodeSelector"], "tolerations": ctx.pod["tolerations"],
-                                  "annotations": annotations}}
+        summary = publish_summary(wallSeconds=1.0, logLocation=f"{ctx.s3.url}/kwok/attempt-1/out.log",
+                                  outputLocation=f"{ctx.s3.url}/kwok", counts={})
+        annotations = {**ctx.pod["annotations"], f"{KWOK}/termination-message.ingest": summary.to_message()}
+        config = site_config(ctx.s3.url, podDefaults={
+            "imagePullPolicy": "Never", "serviceAccountName": "default", "nodeSelector": ctx.pod["nodeSelector"],
+            "tolerations": ctx.pod["tolerations"], "annotations": annotations})
         write_secret(namespace, ctx.db_url, ctx.s3)
         operator = OperatorProcess(namespace, ctx.db_url, ctx.s3, workdir, config).start()
         assert operator.proc is not None

@@ -33,13 +33,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.cluster.fixtures import (  # noqa: E402
-    REAL_NODE_SELECTOR,
-    TEST_NODE_TOLERATION,
     apply,
     cluster_env,
     kubectl,
     pod_spec,
 )
+from tests.helpers import site_config  # noqa: E402
 from tests.services.s3 import start_s3_server  # noqa: E402
 
 from diagnostic_operator.spec import DiagnosticExecutionSpec  # noqa: E402
@@ -47,17 +46,15 @@ from diagnostic_operator.transports.kubernetes.config import OperatorConfig  # n
 from diagnostic_operator.transports.kubernetes.job import build_job  # noqa: E402
 
 EXAMPLE = "example-diagnostic:0.1"
-PRODUCT = "diagnostic-operator:0.1.0"
 
 
 def full_pod(name: str, namespace: str, store: str) -> dict[str, Any]:
     spec = DiagnosticExecutionSpec.model_validate({
         "diagnostic": {"provider": "bench", "slug": "noop", "version": "1"}, "groupKey": "noop",
         "image": EXAMPLE, "command": ["true"], "resources": {"memory": "128Mi", "cpu": "100m", "wallClock": "1m"}})
-    config = OperatorConfig.from_mapping({
-        "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "bench-db", "defaultStore": store,
-        "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
-                        "nodeSelector": dict(REAL_NODE_SELECTOR), "tolerations": [dict(TEST_NODE_TOLERATION)]}})
+    # the operator's own publish grace and init allowance: the Pod as a site with default timings gets it
+    config = OperatorConfig.from_mapping(site_config(store, databaseSecret="bench-db", publishGrace="5m",
+                                                     initAllowance="1m"))
     job = build_job(namespace=namespace, name=name, uid=str(uuid.uuid4()), spec=spec, attempt=1, resources=spec.resources,
                     config=config)
     template = job["spec"]["template"]

@@ -109,6 +109,7 @@ from operator_scale import (  # noqa: E402
 )
 from sqlalchemy import text  # noqa: E402
 from tests.cluster.fixtures import TEST_NODE_TOLERATION, cluster_env, kubectl  # noqa: E402
+from tests.helpers import publish_summary  # noqa: E402
 from tests.k8s.operator_harness import apply_crd  # noqa: E402
 
 from diagnostic_operator.db.engine import create_engine_for  # noqa: E402
@@ -117,7 +118,6 @@ SCALE_NODE_KIND = "kwok-scale"
 SUBJECTS = ("direct", "baseline", "writes", "ours")
 MEMORY = {"success": "128Mi", "oom": "257Mi", "error": "129Mi", "evict": "130Mi"}
 ERROR_EXIT_CODE = 3
-SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
 RUNNER_MEMORY = '.spec.containers.[] | select( .name == "runner" ) | .resources.limits.memory'
 ATTEMPT = '.metadata.labels["diagnostic-operator.io/attempt"]'
 
@@ -229,20 +229,15 @@ def stages_text() -> str:
 def failure_summary(s3_url: str, exit_code: int, **extra: Any) -> str:
     """What the ingest sidecar writes after a failed runner: the exit record's fields, the log published,
     nothing ingested."""
-    return json.dumps(
-        {
-            "schema": SUMMARY_SCHEMA,
-            "attempt": 1,
-            "exitRecordPresent": True,
-            "exitCode": exit_code,
-            "wallSeconds": 1.0,
-            "logPublished": True,
-            "logLocation": f"{s3_url}/kwok/attempt-1/out.log",
-            "outputLocation": f"{s3_url}/kwok",
-            "ingested": False,
-            **extra,
-        }
-    )
+    return publish_summary(
+        exitCode=exit_code,
+        wallSeconds=1.0,
+        logLocation=f"{s3_url}/kwok/attempt-1/out.log",
+        outputLocation=f"{s3_url}/kwok",
+        ingested=False,
+        counts=None,
+        **extra,
+    ).to_message()
 
 
 # ---------------------------------------------------------------------------------------------- load

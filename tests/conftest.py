@@ -15,10 +15,12 @@ settings.register_profile("quick", max_examples=40, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
+# tests.cluster.fixtures first: the service plugins import it (through tests.helpers), and a plugin imported
+# before pytest registers it is not assertion-rewritten.
 pytest_plugins = [
+    "tests.cluster.fixtures",
     "tests.services.postgres",
     "tests.services.s3",
-    "tests.cluster.fixtures",
 ]
 
 LAYER_BY_DIRECTORY = {"integration": "integration", "k8s": "cluster"}

@@ -15,10 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.lifecycle.policy import Outcome
 from diagnostic_operator.plain import cells, line, plain
 from diagnostic_operator.quantities import format_duration
-from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.settings import mask_url
 from diagnostic_operator.spec import AttemptStatus, Decision, IngestCounts, Phase, ResourceHint
 from diagnostic_operator.transports.local import LocalRunResult, Reporter

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostic_operator.runtime.exit_record import ExitRecord, read_exit_record
+from diagnostic_operator.contracts.exit_record import ExitRecord, read_exit_record
 from diagnostic_operator.runtime.shim import shim_path
 
 V1_MEMORY = Path("/sys/fs/cgroup/memory")

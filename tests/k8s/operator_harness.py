@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,10 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from tests.cluster.fixtures import (
-    KWOK_NODE_SELECTOR,
-    REAL_NODE_SELECTOR,
     STATE_DIR,
-    TEST_NODE_TOLERATION,
     apply,
     apply_crds,
     cluster_env,
@@ -37,11 +33,11 @@ from tests.cluster.fixtures import (
     kubectl,
     wait_for,
 )
+from tests.helpers import free_port
 from tests.services.postgres import for_pods
 from tests.services.s3 import S3Target
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = "diagnostic-operator:0.1.0"
 EXAMPLE = "example-diagnostic:0.1"
 CRD_FILE = ROOT / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml"
 CRD_NAME = "diagnosticexecutions.diagnostic-operator.io"
@@ -49,30 +45,8 @@ TERMINAL = ("Succeeded", "Failed", "Cancelled")
 PORT_TRIES = 3
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def apply_crd() -> None:
     apply_crds(CRD_FILE, CRD_NAME)
-
-
-def site_config(s3: S3Target, *, node: str = "real", pod_network: bool = False, **changes: Any) -> dict[str, Any]:
-    """The operator configuration of the test site: every execution Pod on the real node (or the kwok nodes),
-    images never pulled, the database URL and S3 credentials from the Secret ``do-db``. ``pod_network``: the
-    Pods on the Pod network (they reach the test services on the node's address; restricted Pod Security
-    allows nothing else), else on the host network (the fault suite's proxies listen on 127.0.0.1)."""
-    selector = REAL_NODE_SELECTOR if node == "real" else KWOK_NODE_SELECTOR
-    config: dict[str, Any] = {
-        "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": "do-db", "defaultStore": s3.url,
-        "publishGrace": "60s", "initAllowance": "30s",
-        "podDefaults": {"hostNetwork": not pod_network, "imagePullPolicy": "Never", "serviceAccountName": "default",
-                        "nodeSelector": dict(selector), "tolerations": [dict(TEST_NODE_TOLERATION)]},
-    }
-    config.update(changes)
-    return config
 
 
 def restrict(namespace: str) -> None:

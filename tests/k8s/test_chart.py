@@ -12,7 +12,6 @@ import base64
 import json
 import random
 import re
-import socket
 import string
 import subprocess
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from tests.cluster.fixtures import (
     kubectl,
     wait_for,
 )
+from tests.helpers import free_port
 from tests.services.s3 import S3Target
 from tests.unit.chart.status_rules import argocd_health, kstatus
 
@@ -100,12 +100,6 @@ def can_i(verb: str, resource: str, sa: str, namespace: str | None = None, subre
     answer = proc.stdout.strip()
     assert answer in ("yes", "no"), f"kubectl {' '.join(args)}: {proc.stdout} {proc.stderr}"
     return answer == "yes"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

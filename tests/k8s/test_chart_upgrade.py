@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.cluster.fixtures import apply, apply_crds, describe_namespace, kubectl, wait_for
+from tests.helpers import free_port
 from tests.k8s.test_chart import (
     CHART,
     GROUP,
@@ -34,7 +35,6 @@ from tests.k8s.test_chart import (
     _phase,
     _secret,
     _suffix,
-    free_port,
     helm,
     kubectl_proc,
 )

@@ -21,6 +21,7 @@ import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import STATE_DIR, Cluster, apply, build_product_images, kubectl, wait_for
+from tests.helpers import site_config
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
@@ -28,7 +29,6 @@ from tests.k8s.operator_harness import (
     apply_crd,
     release_finalizers,
     restrict,
-    site_config,
     write_secret,
 )
 from tests.services.s3 import S3Target
@@ -103,7 +103,7 @@ def data_site(crd: None, images: None, namespace: str, pg_url: str, s3_store_url
     apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "esgf-credentials"}, "type": "Opaque",
            "data": {"ESGF_TOKEN": base64.b64encode(TOKEN.encode()).decode()}}, namespace=namespace)
     operator = OperatorProcess(namespace, pg_url, s3_store_url, tmp_path,
-                               site_config(s3_store_url, pod_network=True, **DATA_SITE))
+                               site_config(s3_store_url.url, pod_network=True, **DATA_SITE))
     site = Site(namespace, pg_url, create_engine_for(pg_url), s3_store_url, operator)
     (volumes.make("inputs") / "tas.txt").write_text("288.5\n")  # the site mounts it into every Pod
     operator.start()
@@ -249,7 +249,7 @@ def test_the_example_reads_a_claim_and_writes_its_results_to_a_shared_folder(
     site_volumes = yaml.safe_load((ROOT / "examples" / "site.yaml").read_text())["volumes"]
     write_secret(namespace, pg_url, s3_store_url)
     operator = OperatorProcess(namespace, pg_url, s3_store_url, tmp_path,
-                               site_config(s3_store_url, pod_network=True, volumes=site_volumes))
+                               site_config(s3_store_url.url, pod_network=True, volumes=site_volumes))
     site = Site(namespace, pg_url, create_engine_for(pg_url), s3_store_url, operator)
     try:
         inputs = volumes.make("cmip-sample")

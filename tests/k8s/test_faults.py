@@ -20,7 +20,6 @@ Run: ``DIAGNOSTIC_OPERATOR_KEEP_CLUSTER=1 DIAGNOSTIC_OPERATOR_REUSE_CLUSTER=1 py
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -39,6 +38,7 @@ import yaml
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, cluster_env, kubectl, wait_for
+from tests.helpers import kwok_summary, site_config
 from tests.k8s import operator_harness
 from tests.k8s.operator_harness import (
     ROOT,
@@ -47,7 +47,6 @@ from tests.k8s.operator_harness import (
     Site,
     apply_crd,
     proxied_kubeconfig,
-    site_config,
     write_secret,
 )
 from tests.services.fault_proxy import HttpFaultProxy, TcpProxy
@@ -68,21 +67,12 @@ MIN_KILLS = 3  # SIGKILLs the first test must land while executions are in fligh
 TERMINAL_TIMEOUT = float(os.environ.get("DIAGNOSTIC_OPERATOR_FAULT_TIMEOUT", "300"))
 
 
-def summary(**changes: Any) -> str:
-    """A publish summary as the ingest sidecar writes it (kwok Pods carry it as the ingest container's
-    termination message)."""
-    return json.dumps({
-        "schema": "diagnostic-operator.io/publish-summary/v1", "exitRecordPresent": True, "exitCode": 0,
-        "timedOut": False, "logPublished": True, "ingested": True, "outputLocation": "s3://kwok/none",
-        "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}, "wallSeconds": 1.0} | changes)
-
-
-HOLD = {f"{KWOK}/outcome": "succeed", f"{KWOK}/delay": "600s", f"{KWOK}/termination-message.ingest": summary()}
+HOLD = {f"{KWOK}/outcome": "succeed", f"{KWOK}/delay": "600s", f"{KWOK}/termination-message.ingest": kwok_summary()}
 FATE_ANNOTATIONS = {
     "succeed": {},
     "evict": {f"{KWOK}/outcome": "evict"},
     "fail": {f"{KWOK}/outcome": "fail", f"{KWOK}/exit-code": "3",
-             f"{KWOK}/termination-message.ingest": summary(exitCode=3, ingested=False, counts=None)},
+             f"{KWOK}/termination-message.ingest": kwok_summary(exitCode=3, ingested=False, counts=None)},
 }
 
 
@@ -120,7 +110,7 @@ def fault_namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterato
 def kwok_site(crd: None, fault_namespace: str, pg_url: str, s3_store_url: S3Target,
               tmp_path: Path) -> Iterator[Site]:
     write_secret(fault_namespace, pg_url, s3_store_url)
-    config = site_config(s3_store_url, node="kwok")
+    config = site_config(s3_store_url.url, node="kwok")
     config["podDefaults"]["annotations"] = dict(HOLD)
     operator = OperatorProcess(fault_namespace, pg_url, s3_store_url, tmp_path, config)
     site = Site(fault_namespace, pg_url, create_engine_for(pg_url), s3_store_url, operator)
@@ -598,7 +588,7 @@ def publish_site(crd: None, images: None, fault_namespace: str, private_postgres
                                  "AWS_ENDPOINT_URL_S3": proxy.endpoint_url}
     s3 = S3Target(url=f"s3://{bucket}/faults", env=env, bucket=bucket, prefix="faults", server=s3_server)
     write_secret(fault_namespace, db_url, s3)
-    operator = OperatorProcess(fault_namespace, db_url, s3, tmp_path, site_config(s3))
+    operator = OperatorProcess(fault_namespace, db_url, s3, tmp_path, site_config(s3.url))
     site = Site(fault_namespace, db_url, create_engine_for(db_url), s3, operator)
     operator.start()
     yield site, proxy, private_postgres

@@ -18,16 +18,15 @@ from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for
 from tests.cluster.fixtures import Cluster, apply, apply_crds, build_product_images, kubectl, wait_for
+from tests.helpers import free_port, kwok_summary, site_config
 from tests.k8s.operator_harness import (
     ROOT,
     OperatorProcess,
     Site,
     apply_crd,
-    free_port,
     proxied_kubeconfig,
     release_finalizers,
     restrict,
-    site_config,
     wait_gone,
     write_secret,
 )
@@ -51,7 +50,7 @@ def images(cluster: Cluster) -> None:
 
 def make_site(namespace: str, pg_url: str, s3: S3Target, workdir: Path, **config: Any) -> Site:
     write_secret(namespace, pg_url, s3)
-    operator = OperatorProcess(namespace, pg_url, s3, workdir, site_config(s3, **config))
+    operator = OperatorProcess(namespace, pg_url, s3, workdir, site_config(s3.url, **config))
     return Site(namespace, pg_url, create_engine_for(pg_url), s3, operator)
 
 
@@ -342,14 +341,6 @@ def test_active_peer_metric_follows_kopf_peering(kwok_site: Site) -> None:
         second.stop()
 
 
-def kwok_success_summary() -> str:
-    """What the ingest sidecar of a successful attempt writes to its termination message (PublishSummary)."""
-    return json.dumps({
-        "schema": "diagnostic-operator.io/publish-summary/v1", "exitRecordPresent": True, "exitCode": 0,
-        "timedOut": False, "logPublished": True, "ingested": True, "outputLocation": "s3://kwok/none",
-        "counts": {"outputs": 0, "scalarValues": 0, "seriesValues": 0}, "wallSeconds": 1.0})
-
-
 def infra_spec(name: str) -> dict[str, Any]:
     spec = example("global-mean-bias.yaml")
     spec["metadata"]["name"] = name
@@ -399,7 +390,7 @@ def test_kwok_node_loss_is_retried_and_unschedulable_waits(kwok_site: Site) -> N
         site.operator.config["podDefaults"]["nodeSelector"] = {"diagnostic-operator.io/lost-node": node}
         site.operator.config["podDefaults"]["annotations"] = {
             "kwok.diagnostic-operator.io/outcome": "succeed", "kwok.diagnostic-operator.io/delay": "600s",
-            "kwok.diagnostic-operator.io/termination-message.ingest": kwok_success_summary()}
+            "kwok.diagnostic-operator.io/termination-message.ingest": kwok_summary()}
         site.operator.start()
         name = site.apply_execution(infra_spec("node-loss"))
         site.wait_phase(name, ("Running",), timeout=90)

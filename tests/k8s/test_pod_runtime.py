@@ -22,17 +22,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.db.engine import create_engine_for
 from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.queries import query_scalars
-from diagnostic_operator.runtime.publish import PublishSummary
 from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec
 from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.transports.kubernetes.config import OperatorConfig
 from diagnostic_operator.transports.kubernetes.job import build_job
 from tests.cluster.fixtures import (
-    REAL_NODE_SELECTOR,
-    TEST_NODE_TOLERATION,
     apply,
     build_image,
     build_product_images,
@@ -42,14 +40,13 @@ from tests.cluster.fixtures import (
     pod_logs,
     wait_for,
 )
+from tests.helpers import PRODUCT, free_port, read_summary, site_config
 from tests.k8s.operator_harness import write_secret
-from tests.services.postgres import free_port
 from tests.services.s3 import S3Target
 
 pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = "diagnostic-operator:0.1.0"
 EXAMPLE = "example-diagnostic:0.1"
 BARE = "localhost/diagnostic-operator/bare-exit4:test"
 
@@ -92,12 +89,7 @@ class Site:
     s3: S3Target
 
     def config(self, secret: str = "do-db", **changes: Any) -> OperatorConfig:
-        return OperatorConfig.from_mapping({
-            "image": PRODUCT, "imagePullPolicy": "Never", "databaseSecret": secret, "defaultStore": self.s3.url,
-            "publishGrace": "60s", "initAllowance": "30s",
-            "podDefaults": {"hostNetwork": True, "imagePullPolicy": "Never", "serviceAccountName": "default",
-                            "nodeSelector": dict(REAL_NODE_SELECTOR), "tolerations": [dict(TEST_NODE_TOLERATION)]},
-            **changes})
+        return OperatorConfig.from_mapping(site_config(self.s3.url, databaseSecret=secret, **changes))
 
     def secret(self, name: str, db_url: str) -> None:
         write_secret(self.namespace, db_url, self.s3, name)
@@ -170,7 +162,7 @@ def run_attempt(site: Site, name: str, spec: DiagnosticExecutionSpec, *, attempt
     seconds = time.monotonic() - started
     ingest = next((c for c in pod["status"]["containerStatuses"] if c["name"] == "ingest"), {})
     message = ((ingest.get("state") or {}).get("terminated") or {}).get("message")
-    summary = PublishSummary.model_validate_json(message) if message else None
+    summary = read_summary(message) if message else None
     return Attempt(job, pod, execution_id, attempt_id, summary, seconds)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from diagnostic_operator.db.engine import create_engine_for, upgrade
+from tests.helpers import free_port
 
 URL_ENV = "DIAGNOSTIC_OPERATOR_TEST_DATABASE_URL"
 PORT_ENV = "DIAGNOSTIC_OPERATOR_TEST_PG_PORT"
@@ -103,12 +104,6 @@ def find_bindir() -> Path:
         if all((path / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres")):
             return path
     raise PostgresUnavailable(MISSING_MESSAGE)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ensure_service_user() -> pwd.struct_passwd:

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.helpers import free_port
+
 HOST = "127.0.0.1"
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -45,12 +46,6 @@ FAKE_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:

@@ -30,6 +30,7 @@ from diagnostic_operator.spec import (
     Phase,
     ResourceHint,
 )
+from tests.helpers import openapi_to_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "diagnostic-operator.io_diagnosticexecutions.yaml"
@@ -300,25 +301,8 @@ def test_server_defaulting_equals_the_models_defaults(given: dict[str, Any]) -> 
 jsonschema = pytest.importorskip("jsonschema")
 
 
-def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI v3.0 (nullable) → JSON Schema, for the jsonschema package; no additional properties."""
-    out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "default")}
-    if node.get("nullable") and "type" not in node:  # an int-or-string quantity
-        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
-    elif node.get("nullable"):
-        out["type"] = [node["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-    if "properties" in node:
-        out["properties"] = {k: to_json_schema(v) for k, v in node["properties"].items()}
-        out["additionalProperties"] = False
-    if "items" in node:
-        out["items"] = to_json_schema(node["items"])
-    return out
-
-
 def validator(section: str) -> Any:
-    schema = to_json_schema(openapi()["properties"][section])
+    schema = openapi_to_json_schema(openapi()["properties"][section])
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
     return cls(schema)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnostic_operator.runtime.exit_record import ExitRecord
+from diagnostic_operator.contracts.exit_record import ExitRecord
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 
 # Waiting reasons of a container that will not start without someone changing something.
 CONFIGURATION_WAITING_REASONS = frozenset(
@@ -48,6 +49,13 @@ class PublishOutcome:
     ingested: bool = False
     bundle_error: str | None = None          # results missing or invalid: the diagnostic's fault
     infrastructure_error: str | None = None  # database or store unreachable after retries
+
+
+def publish_outcome(summary: PublishSummary) -> PublishOutcome:
+    """What a publish summary says of the publish step (an empty error text is no error)."""
+    return PublishOutcome(log_published=summary.log_published, ingested=summary.ingested,
+                          bundle_error=summary.bundle_error or None,
+                          infrastructure_error=summary.infrastructure_error or None)
 
 
 @dataclass(frozen=True, slots=True)

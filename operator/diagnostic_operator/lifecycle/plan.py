@@ -11,13 +11,11 @@ attempt number that exists is the current attempt), then the Pods (the evidence 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pydantic import ValidationError
-
+from diagnostic_operator.contracts.publish_summary import PublishSummary, parse_summary
 from diagnostic_operator.lifecycle.classify import Classification, classify
 from diagnostic_operator.lifecycle.conditions import conditions_for
 from diagnostic_operator.lifecycle.evidence import (
@@ -25,10 +23,10 @@ from diagnostic_operator.lifecycle.evidence import (
     ContainerEnd,
     Evidence,
     PublishOutcome,
+    publish_outcome,
 )
 from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
 from diagnostic_operator.quantities import format_duration, parse_duration
-from diagnostic_operator.runtime.exit_record import ExitRecord
 from diagnostic_operator.site import NOT_COVERED
 from diagnostic_operator.spec import (
     MAX_ATTEMPT_HISTORY,
@@ -39,7 +37,6 @@ from diagnostic_operator.spec import (
     DiagnosticExecutionSpec,
     DiagnosticExecutionStatus,
     FailureClass,
-    IngestCounts,
     Phase,
     ResourceHint,
 )
@@ -235,15 +232,9 @@ def _history(status: DiagnosticExecutionStatus) -> list[FailureClass]:
     return [a.failure_class for a in sorted(status.attempts, key=lambda a: a.number) if a.failure_class]
 
 
-def parse_summary(message: str | None) -> dict[str, object] | None:
-    """The sidecar's termination message (a PublishSummary as JSON), or None."""
-    if not message:
-        return None
-    try:
-        data = json.loads(message)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) and str(data.get("schema", "")).endswith("publish-summary/v1") else None
+def _summary(pod: PodView | None) -> PublishSummary | None:
+    """The publish summary in the sidecar's termination message; None when there is none (or it is not one)."""
+    return parse_summary(pod.sidecar.message).summary if pod is not None and pod.sidecar is not None else None
 
 
 def evidence_from_pod(pod: PodView | None, job: JobView | None, now: datetime, cancelled: bool = False) -> Evidence:
@@ -252,19 +243,12 @@ def evidence_from_pod(pod: PodView | None, job: JobView | None, now: datetime, c
         finished_without_pod = job is None or job.finished or job.failed > 0
         return Evidence(pod_missing=finished_without_pod, cancelled=cancelled,
                         pod_phase=None if finished_without_pod else "Pending")
-    summary = parse_summary(pod.sidecar.message) if pod.sidecar and pod.sidecar.state == "terminated" else None
+    summary = _summary(pod) if pod.sidecar and pod.sidecar.state == "terminated" else None
     record = None
     publish = None
     if summary is not None:
-        if summary.get("exitRecordPresent"):
-            try:  # the summary carries the exit record's fields under its own schema name
-                record = ExitRecord.model_validate({k: v for k, v in summary.items() if k != "schema"})
-            except ValidationError:
-                record = None
-        publish = PublishOutcome(log_published=bool(summary.get("logPublished")),
-                                 ingested=bool(summary.get("ingested")),
-                                 bundle_error=_text(summary.get("bundleError")),
-                                 infrastructure_error=_text(summary.get("infrastructureError")))
+        record = summary.exit_record()
+        publish = publish_outcome(summary)
     elif pod.sidecar is not None and pod.sidecar.state == "terminated":
         publish = PublishOutcome(log_published=False, infrastructure_error=(
             f"the ingest sidecar ended ({pod.sidecar.reason}, exit {pod.sidecar.exit_code}) without a summary"))
@@ -288,13 +272,9 @@ def evidence_from_pod(pod: PodView | None, job: JobView | None, now: datetime, c
         pod_missing=pod.deleting and pod.phase not in ("Succeeded", "Failed") and runner is None)
 
 
-def _text(value: object) -> str | None:
-    return str(value) if value else None
-
-
-def _positive(value: object) -> int | None:
-    """A count from the summary, when it is a positive integer (absent, zero or garbled: None)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+def _positive(value: int | None) -> int | None:
+    """A count from the summary, when it is positive (absent or zero: None)."""
+    return value if value is not None and value > 0 else None
 
 
 def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
@@ -303,15 +283,13 @@ def _latest_pod(obs: Observed, attempt: int) -> PodView | None:
 
 
 def _telemetry(pod: PodView | None, job: JobView | None, record: AttemptStatus) -> AttemptTelemetry:
-    summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
+    summary = _summary(pod)
     tel = AttemptTelemetry()
     if summary is not None:  # the exit record's numbers, as the sidecar passed them on
-        try:
-            tel = AttemptTelemetry.model_validate({k: summary.get(k) for k in (
-                "cpuSeconds", "peakMemoryBytes", "peakMemorySource", "memoryLimitBytes") if summary.get(k) is not None}
-                | ({"durationSeconds": summary["wallSeconds"]} if summary.get("wallSeconds") is not None else {}))
-        except ValidationError:  # a garbled number is no telemetry, not a reason to stop reconciling
-            tel = AttemptTelemetry()
+        tel = AttemptTelemetry(duration_seconds=summary.wall_seconds, cpu_seconds=summary.cpu_seconds,
+                               peak_memory_bytes=summary.peak_memory_bytes,
+                               peak_memory_source=summary.peak_memory_source,
+                               memory_limit_bytes=summary.memory_limit_bytes)
     runner_start = pod.runner.started_at if pod and pod.runner else None
     runner_end = pod.runner.finished_at if pod and pod.runner else None
     updates: dict[str, object] = {}
@@ -535,7 +513,7 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
     resources = _resources_of(record, spec.resources)
     history = [*_history(status), classification.failure_class]
     outcome: Outcome = decide(classification.failure_class, spec, resources, history, classification.exit_code)
-    summary = parse_summary(pod.sidecar.message) if pod and pod.sidecar else None
+    summary = _summary(pod)
     finished = record.model_copy(update={
         "job": job.name if job else record.job, "pod": pod.name if pod else record.pod,
         "node": pod.node if pod else record.node,
@@ -543,8 +521,8 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         "exit_code": classification.exit_code, "reason": classification.reason,
         "message": classification.message, "failure_class": classification.failure_class,
         "decision": outcome.decision, "telemetry": _telemetry(pod, job, record),
-        "log_location": _text(summary.get("logLocation")) if summary else None,
-        "partial_files": _positive(summary.get("partialFiles")) if summary else None,
+        "log_location": (summary.log_location or None) if summary else None,
+        "partial_files": _positive(summary.partial_files) if summary else None,
     })
     if classification.failure_class is FailureClass.CONFIGURATION:
         classification = _with_field(classification, obs.references)
@@ -558,10 +536,10 @@ def _conclude(obs: Observed, number: int, record: AttemptStatus, pod: PodView | 
         "attempts": _replace_attempt(status, finished), "phase": outcome.phase,
         "failure_class": classification.failure_class, "reason": classification.reason, "message": text,
     }
-    if summary and isinstance(summary.get("counts"), dict):
-        changes["ingested"] = IngestCounts.model_validate(summary["counts"])
-    if summary and summary.get("outputLocation"):
-        changes["output_location"] = str(summary["outputLocation"])
+    if summary is not None and summary.reports_counts:
+        changes["ingested"] = summary.counts
+    if summary is not None and summary.output_location:
+        changes["output_location"] = summary.output_location
     if outcome.phase.terminal:
         changes["completion_time"] = iso(obs.now)
         actions.append(Finish(outcome.phase, classification.failure_class, classification.reason, text,

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from diagnostic_operator.contracts.exit_record import LOG_FILE, STATE_DIR
 from diagnostic_operator.db.errors import DatabaseError, IngestError
 from diagnostic_operator.results import ParseOptions
-from diagnostic_operator.runtime.exit_record import LOG_FILE, STATE_DIR
 from diagnostic_operator.runtime.retry import RetrySettings, with_retries
 from diagnostic_operator.store.base import ObjectStore, StoredObject, StoreError
 from diagnostic_operator.store.keys import partial_key

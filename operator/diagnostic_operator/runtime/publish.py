@@ -28,19 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diagnostic_operator.contracts.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
+from diagnostic_operator.contracts.publish_summary import EXIT_RECORD_FIELDS, PublishSummary
 from diagnostic_operator.db.errors import DatabaseError, IngestError
 from diagnostic_operator.results import BundleError, ParseOptions, Vocabulary, load_results
 from diagnostic_operator.results.options import DEFAULT_OPTIONS
-from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord
 from diagnostic_operator.runtime.partial import PartialLimits, excluded_paths, publish_partial
 from diagnostic_operator.runtime.retry import RetrySettings, with_retries
-from diagnostic_operator.runtime.summary import MAX_ERROR_TEXT, SUMMARY_SCHEMA, PublishSummary
+from diagnostic_operator.runtime.summary import MAX_ERROR_TEXT
 from diagnostic_operator.spec import ResultFiles
 from diagnostic_operator.store import attempt_prefix
 from diagnostic_operator.store.base import ObjectStore, StoredObject, StoreError
 
-__all__ = ["SUMMARY_SCHEMA", "AttemptTarget", "PublishSummary", "RetrySettings", "publish_and_ingest",
-           "with_retries"]
+__all__ = ["AttemptTarget", "RetrySettings", "publish_and_ingest", "with_retries"]
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -97,20 +97,18 @@ def publish_and_ingest(
     results_dir = output_dir if results_dir is None else results_dir
     started = time.monotonic()
     prefix = attempt_prefix(target.namespace, target.name, target.uid, target.attempt)
-    summary: dict[str, Any] = {
+    # the summary's fields by their Python names, gathered step by step
+    fields: dict[str, Any] = {
         "attempt": target.attempt,
-        "exitRecordPresent": exit_record is not None,
-        "outputLocation": store.uri(prefix),
+        "exit_record_present": exit_record is not None,
+        "output_location": store.uri(prefix),
     }
-    if exit_record is not None:
-        summary.update(exit_record.model_dump(
-            by_alias=True, include={"exit_code", "signal", "timed_out", "oom_kills", "wall_seconds", "cpu_seconds",
-                                    "peak_memory_bytes", "peak_memory_source", "memory_limit_bytes"}))
+    if exit_record is not None:  # the two models share these fields' names
+        fields.update(exit_record.model_dump(include=set(EXIT_RECORD_FIELDS)))
 
     def finish(**extra: Any) -> PublishSummary:
-        summary.update(extra)
-        summary["publishSeconds"] = round(time.monotonic() - started, 3)
-        return PublishSummary.model_validate(summary)
+        fields.update(extra)
+        return PublishSummary(**fields, publish_seconds=round(time.monotonic() - started, 3))
 
     def attempt_ids() -> tuple[int, int]:
         if target.execution_id is not None and target.attempt_id is not None:
@@ -133,8 +131,8 @@ def publish_and_ingest(
             retry=settings, seconds_left=partial_seconds_left, log=log)
         if outcome.error is not None and log is not None:
             log(outcome.describe())
-        return {"partialFiles": outcome.files, "partialSkipped": outcome.skipped_count,
-                "partialError": None if outcome.error is None else _clip(outcome.error, MAX_PARTIAL_ERROR_TEXT)}
+        return {"partial_files": outcome.files, "partial_skipped": outcome.skipped_count,
+                "partial_error": None if outcome.error is None else _clip(outcome.error, MAX_PARTIAL_ERROR_TEXT)}
 
     try:
         # 1. the log and the exit record, always
@@ -142,7 +140,7 @@ def publish_and_ingest(
         if log_path.is_file() and not log_path.is_symlink():
             stored = with_retries(lambda: store.put_file(f"{prefix}/{LOG_FILE}", log_path), "uploading the log",
                                   settings, log)
-            summary.update(logPublished=True, logLocation=stored.uri)
+            fields.update(log_published=True, log_location=stored.uri)
         record_path = output_dir / EXIT_RECORD_FILE
         if record_path.is_file() and not record_path.is_symlink():
             with_retries(lambda: store.put_file(f"{prefix}/exit.json", record_path), "uploading the exit record",
@@ -155,7 +153,7 @@ def publish_and_ingest(
         try:
             results = load_results(results_dir, files, options, vocabulary)
         except BundleError as exc:
-            return finish(bundleError=_clip(str(exc)), **keep_partial())
+            return finish(bundle_error=_clip(str(exc)), **keep_partial())
 
         # 4. upload what the bundles name, plus the result files themselves
         items: dict[str, Path] = {}
@@ -177,12 +175,11 @@ def publish_and_ingest(
         report = with_retries(ingest_once, "ingesting results", settings, log)
         # What the parser dropped or made missing (compat mode) is in no table: it is counted from the files
         # (the same number on every run of this step) and reported with the totals, not as rows inserted.
-        counts = report.total.model_dump(by_alias=True) | {"dropped": results.dropped_total}
-        return finish(ingested=True, counts=counts, inserted=report.inserted.model_dump(by_alias=True),
-                      warnings=len(results.warnings))
+        counts = report.total.model_copy(update={"dropped": results.dropped_total})
+        return finish(ingested=True, counts=counts, inserted=report.inserted, warnings=len(results.warnings))
     except IngestError as exc:
         # The parser lets through only what both databases store, so this is a gap in the parser's checks:
         # still the results' fault (retrying cannot help), not the infrastructure's.
-        return finish(bundleError=_clip(f"the database refused the results: {exc}"))
+        return finish(bundle_error=_clip(f"the database refused the results: {exc}"))
     except (StoreError, DatabaseError) as exc:
-        return finish(infrastructureError=_clip(str(exc)))
+        return finish(infrastructure_error=_clip(str(exc)))

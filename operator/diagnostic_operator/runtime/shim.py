@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from diagnostic_operator.runtime.exit_record import HEARTBEAT_FILE
+from diagnostic_operator.contracts.exit_record import HEARTBEAT_FILE
 from diagnostic_operator.runtime.shim_file import SHIM_RESOURCE, shim_path
 
 __all__ = ["SHIM_RESOURCE", "read_heartbeat_age", "shim_path"]

@@ -12,8 +12,8 @@
    failed after retries (the summary's ``infrastructureError``), 2 on a usage error or a bug.
 
 Every step prints one JSON line on stdout (``kubectl logs POD -c ingest``); URLs are masked and secrets
-never printed. The settings live in ``runtime/sidecar_settings.py``, the summary and its fitting in
-``runtime/summary.py``.
+never printed. The settings live in ``runtime/sidecar_settings.py``, the summary's model in
+``contracts/publish_summary.py`` and its fitting in ``runtime/summary.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from diagnostic_operator.runtime.exit_record import (
+from diagnostic_operator.contracts.exit_record import (
     EXIT_RECORD_FILE,
     HEARTBEAT_FILE,
     LOG_FILE,
@@ -41,6 +41,7 @@ from diagnostic_operator.runtime.exit_record import (
     ExitRecordError,
     read_exit_record,
 )
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.runtime.publish import RetrySettings, publish_and_ingest
 from diagnostic_operator.runtime.sidecar_settings import (
     DEFAULT_HEARTBEAT_SECONDS,
@@ -50,7 +51,7 @@ from diagnostic_operator.runtime.sidecar_settings import (
     SidecarSettings,
     load_settings,
 )
-from diagnostic_operator.runtime.summary import MAX_MESSAGE_BYTES, PublishSummary, fit_message
+from diagnostic_operator.runtime.summary import MAX_MESSAGE_BYTES, fit_message
 from diagnostic_operator.settings import DATABASE_ENV, STORE_ENV, mask_url
 
 if TYPE_CHECKING:
@@ -428,10 +429,10 @@ def run(env: Mapping[str, str] | None = None, options: SidecarOptions | None = N
                                      retry=options.retry, log=lambda message: log("retry", message=message))
     except Exception as exc:  # a bug: report it, still leave a parseable summary behind
         log("error", message=f"publishing failed unexpectedly: {type(exc).__name__}: {exc}")
-        summary = PublishSummary.model_validate({
-            "attempt": target.attempt, "exitRecordPresent": record is not None,
-            "outputLocation": mask_url(settings.store_url),
-            "infrastructureError": log.scrub(f"sidecar error: {type(exc).__name__}: {exc}")[:900]})
+        summary = PublishSummary(
+            attempt=target.attempt, exit_record_present=record is not None,
+            output_location=mask_url(settings.store_url),
+            infrastructure_error=log.scrub(f"sidecar error: {type(exc).__name__}: {exc}")[:900])
         write_termination_message(settings.termination_log, fit_message(summary), log)
         return EXIT_USAGE
     finally:

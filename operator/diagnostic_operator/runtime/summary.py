@@ -1,4 +1,4 @@
-"""The publish step's summary: what it reports, and the termination message that carries it.
+"""The termination message that carries the publish summary (the model: ``contracts/publish_summary.py``).
 
 The ingest sidecar writes :meth:`PublishSummary.to_message`, cut to fit by :func:`fit_message`, as its
 termination message (Kubernetes keeps at most 4096 bytes of it); the operator reads it as evidence
@@ -10,55 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 
-from diagnostic_operator.lifecycle.evidence import PublishOutcome
-from diagnostic_operator.spec import IngestCounts
-
-SUMMARY_SCHEMA = "diagnostic-operator.io/publish-summary/v1"
 MAX_ERROR_TEXT = 900  # the whole summary must fit a 4 KiB termination message
 MAX_MESSAGE_BYTES = 4096  # Kubernetes truncates a termination message beyond 4096 bytes
-
-
-class PublishSummary(BaseModel):
-    """What the publish step reports: the sidecar writes it (compact JSON, ≤ 4 KiB) as its
-    termination message, and the operator reads it as evidence."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    schema_: str = Field(default=SUMMARY_SCHEMA, alias="schema")
-    attempt: int
-    exit_record_present: bool = Field(alias="exitRecordPresent")
-    exit_code: int | None = Field(default=None, alias="exitCode")
-    signal: int | None = None
-    timed_out: bool = Field(default=False, alias="timedOut")
-    oom_kills: int | None = Field(default=None, alias="oomKills")
-    wall_seconds: float | None = Field(default=None, alias="wallSeconds")
-    cpu_seconds: float | None = Field(default=None, alias="cpuSeconds")
-    peak_memory_bytes: int | None = Field(default=None, alias="peakMemoryBytes")
-    peak_memory_source: str | None = Field(default=None, alias="peakMemorySource")
-    memory_limit_bytes: int | None = Field(default=None, alias="memoryLimitBytes")
-    log_published: bool = Field(default=False, alias="logPublished")
-    log_location: str | None = Field(default=None, alias="logLocation")
-    output_location: str = Field(alias="outputLocation")
-    ingested: bool = False
-    bundle_error: str | None = Field(default=None, alias="bundleError")
-    infrastructure_error: str | None = Field(default=None, alias="infrastructureError")
-    # a failed attempt's results folder, published as partial files (absent after a success)
-    partial_files: int | None = Field(default=None, alias="partialFiles")
-    partial_skipped: int | None = Field(default=None, alias="partialSkipped")
-    partial_error: str | None = Field(default=None, alias="partialError")
-    counts: IngestCounts = Field(default_factory=IngestCounts)
-    inserted: IngestCounts = Field(default_factory=IngestCounts)
-    warnings: int = 0
-    publish_seconds: float = Field(default=0.0, alias="publishSeconds")
-
-    def outcome(self) -> PublishOutcome:
-        return PublishOutcome(log_published=self.log_published, ingested=self.ingested,
-                              bundle_error=self.bundle_error, infrastructure_error=self.infrastructure_error)
-
-    def to_message(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def fit_message(summary: PublishSummary, limit: int = MAX_MESSAGE_BYTES) -> str:

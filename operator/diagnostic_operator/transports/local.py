@@ -27,18 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diagnostic_operator.contracts.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord, read_exit_record
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.lifecycle.classify import Classification, classify
-from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence
+from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence, publish_outcome
 from diagnostic_operator.lifecycle.policy import Outcome, decide, dirty_after
 from diagnostic_operator.quantities import parse_duration
 from diagnostic_operator.results import Vocabulary
-from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, LOG_FILE, ExitRecord, read_exit_record
-from diagnostic_operator.runtime.publish import (
-    AttemptTarget,
-    PublishSummary,
-    RetrySettings,
-    publish_and_ingest,
-)
+from diagnostic_operator.runtime.publish import AttemptTarget, RetrySettings, publish_and_ingest
 from diagnostic_operator.runtime.shim import shim_path
 from diagnostic_operator.settings import Settings
 from diagnostic_operator.site import Site, not_covered
@@ -397,7 +393,7 @@ class LocalTransport:
         summary = publish_and_ingest(workdir, record, spec.results, target, store, engine,
                                      results_dir=prepared.results, vocabulary=self.options.vocabulary,
                                      retry=self.options.publish_retry, log=self.reporter.message)
-        evidence = Evidence(exit_record=record, runner=runner, publish=summary.outcome(),
+        evidence = Evidence(exit_record=record, runner=runner, publish=publish_outcome(summary),
                             log_tail=_tail(workdir / LOG_FILE), pod_phase="Failed" if runner else None,
                             rlimit_memory=limit is not None and limit.mechanism == "rlimit-as")
         classification = classify(evidence, parse_duration(spec.pending_timeout))

@@ -27,16 +27,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from diagnostic_operator.contracts.exit_record import ExitRecord
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.db.engine import create_engine_for, upgrade
 from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue, SeriesIndexAxis, SeriesValue
 from diagnostic_operator.lifecycle.classify import classify
-from diagnostic_operator.lifecycle.evidence import Evidence
+from diagnostic_operator.lifecycle.evidence import Evidence, publish_outcome
 from diagnostic_operator.lifecycle.policy import decide, dirty_after
 from diagnostic_operator.results import BundleError, load_results
 from diagnostic_operator.results.compat import DropKind
-from diagnostic_operator.runtime.exit_record import ExitRecord
-from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, publish_and_ingest
+from diagnostic_operator.runtime.publish import AttemptTarget, publish_and_ingest
 from diagnostic_operator.spec import AttemptResources, CompatMode, Decision, FailureClass, ResultFiles
 from diagnostic_operator.store import LocalStore
 from tests.integration.db.examples import make_spec
@@ -164,7 +165,7 @@ def test_compat_mode_stores_what_climate_ref_stores(name: str, climate_ref: dict
         assert not mine.summary.ingested and bundle.refused in (mine.summary.bundle_error or "")
         assert theirs["scalars"] == theirs["series"] == theirs["outputs"] == []
         assert mine.scalars == mine.series == mine.outputs == []
-        verdict = classify(Evidence(exit_record=SUCCESS, publish=mine.summary.outcome()), 60)
+        verdict = classify(Evidence(exit_record=SUCCESS, publish=publish_outcome(mine.summary)), 60)
         assert verdict is not None
         assert (verdict.failure_class, verdict.reason) == (FailureClass.DIAGNOSTIC_ERROR, "InvalidResults")
         spec = make_spec()

@@ -24,11 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
+from diagnostic_operator.contracts.exit_record import ExitRecord
 from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.models import Output, ScalarValue, SeriesIndexAxis, SeriesValue
+from diagnostic_operator.lifecycle.evidence import publish_outcome
 from diagnostic_operator.results import ParseOptions, ResultSet, ScalarRow
 from diagnostic_operator.runtime import publish
-from diagnostic_operator.runtime.exit_record import ExitRecord
 from diagnostic_operator.runtime.publish import AttemptTarget, RetrySettings, publish_and_ingest
 from diagnostic_operator.spec import AttemptResources, ResultFiles, VocabularyMode
 from diagnostic_operator.store import LocalStore, ObjectStore, attempt_prefix, open_store
@@ -226,7 +227,7 @@ def test_a_rejected_bundle_ingests_nothing_and_keeps_only_its_own_files(case: Ca
     # the log (no exit record here) and the folder's own regular files
     assert case.store.list_keys(f"{prefix}/") == sorted([f"{prefix}/out.log"] + [f"{prefix}/partial/{f}" for f in own])
     assert all(case.store.get_bytes(k) != b"secret" for k in case.store.list_keys(f"{prefix}/"))
-    assert summary.outcome().bundle_error  # -> DiagnosticError: the diagnostic's fault, not retried
+    assert publish_outcome(summary).bundle_error  # -> DiagnosticError: the diagnostic's fault, not retried
 
 
 def test_a_row_the_database_refuses_is_a_bundle_error_not_retried(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:

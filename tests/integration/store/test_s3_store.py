@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from diagnostic_operator.store import S3Store, StoreError, open_store
-from tests.services.s3 import S3Server, S3Target, free_port
+from tests.helpers import free_port
+from tests.services.s3 import S3Server, S3Target
 
 pytestmark = pytest.mark.integration
 

@@ -33,6 +33,7 @@ from diagnostic_operator.spec import (
     DiagnosticExecutionStatus,
     Phase,
 )
+from tests.helpers import summary_message
 
 from .status_rules import argocd_health, kstatus
 
@@ -44,10 +45,6 @@ SPEC = DiagnosticExecutionSpec.model_validate({
     "command": ["run"], "resources": {"memory": "4Gi", "wallClock": "1h"},
     "retry": {"backoff": {"initial": "10s", "max": "1m"}}, "pendingTimeout": "10m",
 })
-SUMMARY = json.dumps({
-    "schema": "diagnostic-operator.io/publish-summary/v1", "attempt": 1, "exitRecordPresent": True, "exitCode": 0,
-    "logPublished": True, "outputLocation": "s3://b/p/attempt-1", "ingested": True,
-    "counts": {"outputs": 6, "scalarValues": 24, "seriesValues": 4}, "wallSeconds": 12.5})
 
 
 def _observed(status: DiagnosticExecutionStatus | None = None, jobs: dict[int, JobView] | None = None,
@@ -80,7 +77,7 @@ def _ended(code: int, reason: str) -> ContainerView:
 
 def _sidecar(**changes: Any) -> ContainerView:
     return ContainerView("ingest", "terminated", "Completed", exit_code=0,
-                         message=json.dumps(json.loads(SUMMARY) | changes))
+                         message=summary_message(**changes))
 
 
 def _status(observed: Observed) -> DiagnosticExecutionStatus:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from diagnostic_operator.contracts.exit_record import ExitRecord
 from diagnostic_operator.db.engine import create_engine_for
 from diagnostic_operator.manifest import ManifestError, parse_manifest
-from diagnostic_operator.runtime.exit_record import ExitRecord
 from diagnostic_operator.runtime.publish import AttemptTarget, RetrySettings, publish_and_ingest
 from diagnostic_operator.spec import ResultFiles
 from diagnostic_operator.store import LocalStore

@@ -19,6 +19,7 @@ from diagnostic_operator.manifest import ManifestError, parse_manifest
 from diagnostic_operator.quantities import QuantityError, cpu_millicores, memory_bytes, parse_duration
 from diagnostic_operator.spec import MAX_DURATION_SECONDS, DiagnosticExecution, camel
 from diagnostic_operator.transports.kubernetes.names import attempt_labels, job_name, label_value
+from tests.helpers import openapi_to_json_schema
 
 VALID: dict[str, Any] = {
     "apiVersion": "diagnostic-operator.io/v1alpha1",
@@ -242,23 +243,7 @@ def test_names_at_the_limits() -> None:
 jsonschema = pytest.importorskip("jsonschema")
 
 
-def _to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "default")}
-    if node.get("nullable") and "type" not in node:  # an int-or-string quantity
-        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
-    elif node.get("nullable"):
-        out["type"] = [node["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-    if "properties" in node:
-        out["properties"] = {k: _to_json_schema(v) for k, v in node["properties"].items()}
-        out["additionalProperties"] = False
-    if "items" in node:
-        out["items"] = _to_json_schema(node["items"])
-    return out
-
-
-SPEC_SCHEMA = _to_json_schema(build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"])
+SPEC_SCHEMA = openapi_to_json_schema(build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"])
 VALIDATOR = jsonschema.Draft202012Validator(SPEC_SCHEMA)
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from diagnostic_operator.contracts.exit_record import ExitRecord
 from diagnostic_operator.lifecycle.classify import classify
 from diagnostic_operator.lifecycle.evidence import ContainerEnd, Evidence, PublishOutcome
-from diagnostic_operator.runtime.exit_record import ExitRecord
 from diagnostic_operator.spec import FailureClass as FC
 
 INGESTED = PublishOutcome(ingested=True)

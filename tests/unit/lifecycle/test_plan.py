@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from diagnostic_operator.spec import (
     Phase,
 )
 from diagnostic_operator.transports.kubernetes.names import job_name
+from tests.helpers import publish_summary, summary_message
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 SPEC = DiagnosticExecutionSpec.model_validate({
@@ -70,12 +70,11 @@ def job(number: int = 1, **kw: object) -> dict[int, JobView]:
     return {number: JobView(name=f"gmb-a{number}", attempt=number, created=iso(NOW - timedelta(minutes=5)), **kw)}
 
 
+PLAN_SUMMARY = publish_summary(peakMemoryBytes=70_000_000, peakMemorySource="cgroup-v1", memoryLimitBytes=4 * 2**30)
+
+
 def summary(**kw: object) -> str:
-    base = {"schema": "diagnostic-operator.io/publish-summary/v1", "attempt": 1, "exitRecordPresent": True,
-            "exitCode": 0, "logPublished": True, "outputLocation": "s3://b/p/attempt-1", "ingested": True,
-            "counts": {"outputs": 6, "scalarValues": 24, "seriesValues": 4}, "wallSeconds": 12.5,
-            "peakMemoryBytes": 70_000_000, "peakMemorySource": "cgroup-v1", "memoryLimitBytes": 4 * 2**30}
-    return json.dumps(base | kw)
+    return summary_message(PLAN_SUMMARY, **kw)
 
 
 def pod(number: int = 1, phase: str = "Succeeded", runner: ContainerView | None = None,

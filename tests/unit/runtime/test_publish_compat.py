@@ -3,17 +3,18 @@ dropped or made missing as ``counts.dropped`` (the status's ``ingested.dropped``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from diagnostic_operator.contracts.exit_record import ExitRecord
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.db.engine import create_engine_for, upgrade
 from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start
 from diagnostic_operator.db.queries import count_rows
-from diagnostic_operator.runtime.exit_record import ExitRecord
-from diagnostic_operator.runtime.publish import AttemptTarget, PublishSummary, publish_and_ingest
+from diagnostic_operator.runtime.publish import AttemptTarget, publish_and_ingest
 from diagnostic_operator.runtime.sidecar import MAX_MESSAGE_BYTES, fit_message
 from diagnostic_operator.spec import AttemptResources, CompatMode, IngestCounts, ResultFiles
 from diagnostic_operator.store import LocalStore
+from tests.helpers import read_summary
 
 from ..results.test_compat import CLEAN, SERIES, Case, text
 from .test_sidecar import SPEC
@@ -51,7 +52,7 @@ def test_compat_from_the_manifest_reaches_the_summary_counts(tmp_path: Path) -> 
     assert stored == IngestCounts(outputs=1, scalar_values=4, series_values=1)
     message = fit_message(summary)
     assert len(message.encode()) <= MAX_MESSAGE_BYTES
-    assert IngestCounts.model_validate(json.loads(message)["counts"]).dropped == 3  # as the operator reads it
+    assert read_summary(message).counts.dropped == 3  # as the operator reads it
 
 
 def test_the_strict_reader_stays_the_default(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostic_operator.runtime.exit_record import (
+from diagnostic_operator.contracts.exit_record import (
     EXIT_RECORD_FILE,
     HEARTBEAT_FILE,
     LOG_FILE,

@@ -20,16 +20,18 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from diagnostic_operator.cli import app
+from diagnostic_operator.contracts.exit_record import EXIT_RECORD_FILE, HEARTBEAT_FILE, LOG_FILE
+from diagnostic_operator.contracts.publish_summary import PublishSummary
 from diagnostic_operator.db.engine import create_engine_for, upgrade
 from diagnostic_operator.db.lifecycle_writes import allocate_execution, record_attempt_start, resolve_attempt
 from diagnostic_operator.db.models import Output
 from diagnostic_operator.db.queries import count_rows, get_execution, query_scalars
 from diagnostic_operator.runtime import sidecar as sc
-from diagnostic_operator.runtime.exit_record import EXIT_RECORD_FILE, HEARTBEAT_FILE, LOG_FILE
-from diagnostic_operator.runtime.publish import PublishSummary, RetrySettings
+from diagnostic_operator.runtime.publish import RetrySettings
 from diagnostic_operator.runtime.shim import shim_path
 from diagnostic_operator.spec import AttemptResources, DiagnosticExecutionSpec, IngestCounts
 from diagnostic_operator.store import LocalStore, attempt_prefix
+from tests.helpers import publish_summary, read_summary
 
 # ------------------------------------------------------------------------------------------ settings
 
@@ -270,10 +272,9 @@ def test_observe_reads_files_and_proc(tmp_path: Path) -> None:
 
 
 def summary(**changes: Any) -> PublishSummary:
-    data: dict[str, Any] = {"attempt": 2, "exitRecordPresent": True, "exitCode": 1, "outputLocation": "s3://b/p",
-                            "logPublished": True, "logLocation": "s3://b/p/out.log", "wallSeconds": 1.5}
-    data.update(changes)
-    return PublishSummary.model_validate(data)
+    """A failed attempt 2's summary (nothing ingested), with ``changes`` over it."""
+    return publish_summary(**({"attempt": 2, "exitCode": 1, "outputLocation": "s3://b/p", "ingested": None,
+                               "counts": None, "logLocation": "s3://b/p/out.log", "wallSeconds": 1.5} | changes))
 
 
 def test_a_small_summary_is_unchanged() -> None:
@@ -292,7 +293,7 @@ def test_a_large_summary_fits_4096_bytes(changes: dict[str, Any]) -> None:
     message = sc.fit_message(summary(**changes))
     assert len(message.encode()) <= 4096
     data = json.loads(message)
-    back = PublishSummary.model_validate(data)  # still a summary the operator can read
+    back = read_summary(message)  # still a summary the operator can read
     assert back.attempt == 2 and back.log_published and back.exit_record_present
     assert ("bundleError" in data) == ("bundleError" in changes)
     assert ("infrastructureError" in data) == ("infrastructureError" in changes)
@@ -384,7 +385,7 @@ def test_a_successful_attempt_is_published_and_ingested(attempt_env: tuple[Path,
     shutil.copytree(example_output, out, dirs_exist_ok=True)
     stream = io.StringIO()
     assert sc.run(env, quick(out.parent), stream) == 0
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert s.exit_record_present and s.exit_code == 0 and s.log_published and s.ingested
     assert s.counts.scalar_values == 24
     log = events(stream)
@@ -395,7 +396,7 @@ def test_a_successful_attempt_is_published_and_ingested(attempt_env: tuple[Path,
     assert list(store.rglob("out.log")) and list(store.rglob("diagnostic.json"))
     # a replay (the sidecar restarted) inserts nothing twice
     assert sc.run(env, quick(out.parent), io.StringIO()) == 0
-    again = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    again = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert again.ingested and again.inserted.scalar_values == 0
     # the values went to the rows of this uid and attempt, found without ids in the environment
     engine = create_engine_for(env["DIAGNOSTIC_OPERATOR_DATABASE_URL"])
@@ -406,7 +407,7 @@ def test_a_successful_attempt_is_published_and_ingested(attempt_env: tuple[Path,
         env.update(DIAGNOSTIC_EXECUTION_ID=str(execution_id), DIAGNOSTIC_ATTEMPT_ID=str(attempt_id),
                    DIAGNOSTIC_EXECUTION_UID="uid-not-in-the-database")
         assert sc.run(env, quick(out.parent), io.StringIO()) == 0
-        third = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+        third = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
         assert third.ingested and third.counts.scalar_values == 24
     finally:
         engine.dispose()
@@ -422,7 +423,7 @@ def test_rows_not_in_the_database_are_an_infrastructure_failure(attempt_env: tup
     env["DIAGNOSTIC_ATTEMPT"] = "2"  # the fixture made attempt 1 only
     stream = io.StringIO()
     assert sc.run(env, quick(out.parent), stream) == 1
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert s.log_published and not s.ingested
     assert s.infrastructure_error and "attempt 2 of execution" in s.infrastructure_error
     assert "is not in the database (yet)" in s.infrastructure_error
@@ -434,7 +435,7 @@ def test_no_exit_record_still_publishes_the_log(attempt_env: tuple[Path, dict[st
     (out / LOG_FILE).write_text("allocating...\nKilled\n")  # the shim's trace; the shim died with the runner
     stream = io.StringIO()
     assert sc.run(env, quick(out.parent), stream) == 0
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert not s.exit_record_present and s.log_published and not s.ingested
     ended = next(e for e in events(stream) if e["event"] == "runner-ended")
     assert ended["reason"] == sc.RUNNER_GONE
@@ -454,7 +455,7 @@ def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
     env["DIAGNOSTIC_PUBLISH_BUDGET_SECONDS"] = "120"
     stream = io.StringIO()
     assert sc.run(env, quick(out.parent), stream) == 0
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert s.exit_code == 3 and s.log_published and not s.ingested and s.bundle_error is None
     assert s.cpu_seconds == 4.25 and '"cpuSeconds":4.25' in Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text()
     assert (s.partial_files, s.partial_skipped) == (len(made), 0) and len(made) >= 8
@@ -477,7 +478,7 @@ def test_a_failed_attempt_keeps_its_files_as_partial_and_ingests_nothing(
         detail = get_execution(engine, env["DIAGNOSTIC_EXECUTION_UID"])
         assert detail is not None and detail.attempts[0].partial_files == len(made)
         assert sc.run(env, quick(out.parent), io.StringIO()) == 0  # a replay
-        again = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+        again = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
         assert again.partial_files == len(made) and rows() == [(p, True) for p in made]
     finally:
         engine.dispose()
@@ -489,7 +490,7 @@ def test_a_bare_runner_that_left_nothing(attempt_env: tuple[Path, dict[str, str]
     options = quick(out.parent)
     options.start_timeout = 0.05
     assert sc.run(env, options, stream) == 0
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert not s.exit_record_present and not s.log_published and not s.ingested
 
 
@@ -500,7 +501,7 @@ def test_an_unreachable_database_is_an_infrastructure_failure(attempt_env: tuple
     env["DIAGNOSTIC_OPERATOR_DATABASE_URL"] = "postgresql://ingest:pw-hunter22@127.0.0.1:1/nothing"
     stream = io.StringIO()
     assert sc.run(env, quick(out.parent), stream) == 1
-    s = PublishSummary.model_validate_json(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
+    s = read_summary(Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text())
     assert s.infrastructure_error and s.log_published and not s.ingested
     assert "pw-hunter22" not in stream.getvalue()
     assert "pw-hunter22" not in Path(env["DIAGNOSTIC_TERMINATION_LOG"]).read_text()
