@@ -22,6 +22,7 @@ from climate_ref.models.execution import ExecutionGroup
 from climate_ref.models.provider import Provider
 from climate_ref_core.datasets import ExecutionDatasetCollection
 from climate_ref_core.diagnostics import ExecutionDefinition, ExecutionResult
+from climate_ref_core.resources import ResourceUsage
 
 from diagnostic_operator_climate_ref.collect import collect
 from diagnostic_operator_climate_ref.executor import KubernetesExecutor
@@ -30,6 +31,7 @@ from diagnostic_operator_climate_ref.outcome import Action, FailureReason, Outco
 from diagnostic_operator_climate_ref.wire import read_definition, write_result
 
 FRAGMENT = "example/global-mean-timeseries/key1/1"
+GIB = 1024**3
 
 
 class FakeDxApi:
@@ -46,6 +48,9 @@ class FakeDxApi:
 
     def annotate(self, namespace: str, name: str, key: str, value: str) -> None:
         self.objects[name]["metadata"]["annotations"][key] = value
+
+    def list(self, namespace: str) -> list[dict[str, Any]]:
+        return list(self.objects.values())
 
     def set_status(self, **status: Any) -> None:
         for obj in self.objects.values():
@@ -195,3 +200,40 @@ def test_cancelled_leaves_the_dirty_flag_and_collecting_twice_records_once(world
     lost = Outcome(Action.FAIL, FailureReason.SYSTEM_ERROR, True, "lost")
     assert not collect(config, db, definition, execution.id, result_path, lost, queue_seconds=None)
     assert row(db, execution.id) == (False, "cancelled", False)
+
+
+def test_run_starts_where_earlier_solves_left_the_diagnostic(world: Any) -> None:
+    """Climate-REF's recorded usage of the diagnostic (its own recommendation: p95 peak x 1.3, whole GiB) and
+    an earlier DiagnosticExecution that succeeded with more memory after an OOM size the next one."""
+    config, db, execution, definition = world
+    with db.session.begin():
+        current = db.session.get(Execution, execution.id)
+        assert current is not None
+        for peak in (2 * GIB, 3 * GIB, int(2.5 * GIB)):
+            earlier = Execution(output_fragment=f"{FRAGMENT}-old", execution_group_id=current.execution_group_id,
+                                dataset_hash="old")
+            db.session.add(earlier)
+            earlier.apply_resource_usage(ResourceUsage(
+                wall_seconds=900.0, cpu_seconds=850.0, peak_memory_bytes=peak, memory_source="cgroup",
+                cgroup_peak_bytes=peak, proc_tree_peak_bytes=None, memory_limit_bytes=4 * GIB, cpu_limit=1.0,
+                exclusive=True, context={}), queue_seconds=None)
+    api = FakeDxApi()
+    executor(config, db, api).run(definition, execution)
+    (made,) = api.objects.values()
+    # p95 of the peaks (~3 GiB) x 1.3 -> 4 GiB; p95 wall 900 s x 2 -> 30m
+    assert made["spec"]["resources"] == {"memory": "4Gi", "cpu": "1", "wallClock": "30m"}
+
+    api = FakeDxApi()
+    api.objects["ref-old"] = {
+        "metadata": {"name": "ref-old", "creationTimestamp": "2026-12-01T00:00:00Z"},
+        "spec": {"diagnostic": {"provider": "example", "slug": "global-mean-timeseries"}},
+        "status": {"phase": "Succeeded", "attempts": [{"failureClass": "OutOfMemory", "resources": {"memory": "4Gi"}},
+                                                       {"failureClass": "Success", "resources": {"memory": "6Gi"}}]}}
+    executor(config, db, api).run(definition, execution)
+    made = next(o for name, o in api.objects.items() if name != "ref-old")
+    assert made["spec"]["resources"]["memory"] == "6Gi"  # never less than what succeeded after the OOM
+
+    configured = KubernetesExecutor(config=config, database=db, api=FakeDxApi(), defaultImage="ref:1",
+                                    scratchVolume={"name": "scratch", "path": str(config.paths.scratch)},
+                                    diagnostics={"example/global-mean-timeseries": {"memory": "1Gi"}})
+    assert configured.size("example/global-mean-timeseries").sizing.memory == "1Gi"

@@ -41,6 +41,9 @@ class ProcessDxApi:
     def annotate(self, namespace: str, name: str, key: str, value: str) -> None:
         self.objects[(namespace, name)]["metadata"]["annotations"][key] = value
 
+    def list(self, namespace: str) -> list[dict[str, Any]]:
+        return [obj for (ns, _), obj in self.objects.items() if ns == namespace]
+
 
 class ProcessKubernetesExecutor(KubernetesExecutor):
     def __init__(self, **kwargs: Any) -> None:

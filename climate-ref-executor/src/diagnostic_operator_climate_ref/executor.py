@@ -25,6 +25,7 @@ from .kube import DxApi, LightkubeDxApi
 from .mapping import ANNOTATION_COLLECTED, ExecutionFacts, build_manifest, sidecar_paths
 from .outcome import Action, decide, phase_counts, queue_seconds
 from .settings import ExecutorSettings
+from .sizing import Measured, Sized, size, succeeded_after_oom
 from .wire import write_definition
 
 
@@ -68,6 +69,7 @@ class KubernetesExecutor:
         self.database = database
         self._api = api
         self.submitted: list[Submitted] = []
+        self._learned: tuple[dict[str, Measured], dict[str, int]] | None = None
 
     @property
     def api(self) -> DxApi:
@@ -78,7 +80,9 @@ class KubernetesExecutor:
     def run(self, definition: ExecutionDefinition, execution: Execution | None = None) -> None:
         if execution is None or execution.id is None:
             raise ValueError("the Kubernetes executor needs the execution's database row (its id names the object)")
-        manifest = build_manifest(facts_of(definition, execution.id), self.settings)
+        facts = facts_of(definition, execution.id)
+        sized = self.size(f"{facts.provider}/{facts.slug}")
+        manifest = build_manifest(facts, self.settings, sized.sizing)
         definition_path, result_path = (Path(p) for p in sidecar_paths(PurePosixPath(definition.output_directory)))
         # A result left by an earlier run of the same folder must not be taken for this one's.
         result_path.unlink(missing_ok=True)
@@ -87,8 +91,34 @@ class KubernetesExecutor:
         meta = manifest["metadata"]
         self.submitted.append(Submitted(definition, execution.id, meta["namespace"], meta["name"], result_path,
                                         time.time()))
+        resources = manifest["spec"]["resources"]
         logger.info(f"Created DiagnosticExecution {meta['namespace']}/{meta['name']} "
-                    f"for {definition.execution_slug()!r}")
+                    f"for {definition.execution_slug()!r} ({sized.source} sizing: memory {resources['memory']}, "
+                    f"wall clock {resources['wallClock']})")
+
+    def size(self, diagnostic: str) -> Sized:
+        """The starting resources of ``diagnostic`` (sizing.py); what earlier solves measured is read once
+        per executor, i.e. once per solve."""
+        if self._learned is None:
+            self._learned = self._read_history() if self.settings.learning.enabled else ({}, {})
+        measured, after_oom = self._learned
+        return size(diagnostic, self.settings, measured.get(diagnostic), after_oom.get(diagnostic))
+
+    def _read_history(self) -> tuple[dict[str, Measured], dict[str, int]]:
+        from climate_ref.results import ResourceFilter  # noqa: PLC0415
+        from climate_ref.results.reader import Reader  # noqa: PLC0415
+        from sqlalchemy.orm import Session  # noqa: PLC0415
+
+        # A session of its own: the solver's session may be inside a transaction (or must not be left in one,
+        # which collect() begins). Every diagnostic version counts, as in `ref executions resources`.
+        with Session(self.database.session.get_bind()) as session:
+            profiles = Reader(self.database, session=session).resources.profiles(
+                ResourceFilter(include_superseded=True), group_by="diagnostic",
+                safety_factor=self.settings.learning.memory_margin)
+        measured = {f"{p.provider_slug}/{p.diagnostic_slug}": Measured(p.sample_count, p.recommended_memory_bytes,
+                                                                      p.wall_seconds_p95)
+                    for p in profiles if p.diagnostic_slug is not None}
+        return measured, succeeded_after_oom(self.api.list(self.settings.namespace))
 
     def poll(self) -> dict[str, int]:
         """Collect every finished execution once; the phase counts of those still running."""

@@ -8,7 +8,7 @@ from diagnostic_operator.spec import API_GROUP, API_VERSION, KIND, PLURAL
 
 
 class DxApi(Protocol):
-    """The four calls the executor makes; ``LightkubeDxApi`` is the real one."""
+    """The calls the executor makes; ``LightkubeDxApi`` is the real one."""
 
     def create(self, manifest: dict[str, Any]) -> None:
         """Create it; an object of the same name that already exists is left as it is."""
@@ -18,6 +18,9 @@ class DxApi(Protocol):
 
     def annotate(self, namespace: str, name: str, key: str, value: str) -> None:
         """Set one annotation (nothing when the object is gone)."""
+
+    def list(self, namespace: str) -> list[dict[str, Any]]:
+        """Every DiagnosticExecution of the namespace."""
 
 
 class LightkubeDxApi:
@@ -59,3 +62,10 @@ class LightkubeDxApi:
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
+
+    def list(self, namespace: str) -> list[dict[str, Any]]:
+        items = []
+        for obj in self._client.list(self._resource, namespace=namespace):
+            as_dict: Any = obj.to_dict
+            items.append(dict(as_dict()))
+        return items

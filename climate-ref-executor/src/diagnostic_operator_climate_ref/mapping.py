@@ -15,7 +15,7 @@ from typing import Any
 from diagnostic_operator.spec import FULL_API_VERSION, KIND, DiagnosticExecution, inside
 
 from . import exit_codes
-from .settings import ExecutorSettings
+from .settings import ExecutorSettings, Sizing
 
 LABEL_EXECUTION_ID = "climate-ref.org/execution-id"
 LABEL_PROVIDER = "climate-ref.org/provider"
@@ -80,10 +80,12 @@ def _volumes(facts: ExecutionFacts, settings: ExecutorSettings) -> list[dict[str
     return mounts
 
 
-def build_manifest(facts: ExecutionFacts, settings: ExecutorSettings) -> dict[str, Any]:
-    """The DiagnosticExecution for one execution, validated by the operator's own model."""
+def build_manifest(facts: ExecutionFacts, settings: ExecutorSettings, sizing: Sizing | None = None) -> dict[str, Any]:
+    """The DiagnosticExecution for one execution, validated by the operator's own model. ``sizing``: its
+    starting resources (sizing.py); by default the diagnostic's explicit setting or the default."""
     definition_path, _ = sidecar_paths(facts.output_directory)
-    sizing = settings.sizing_for(facts.provider, facts.slug)
+    if sizing is None:
+        sizing = settings.diagnostics.get(f"{facts.provider}/{facts.slug}", settings.sizing)
     retry = settings.retry
     retry_spec: dict[str, Any] = {
         "maxAttempts": retry.max_attempts,

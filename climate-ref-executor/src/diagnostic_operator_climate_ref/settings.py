@@ -44,6 +44,19 @@ class Sizing(_Settings):
     wall_clock: Duration = Field(default="6h", alias="wallClock")
 
 
+class Learning(_Settings):
+    """Sizing that learns from earlier solves (sizing.py): where a diagnostic without an explicit setting
+    starts."""
+
+    enabled: bool = True
+    memory_margin: Annotated[float, Field(ge=1.0, le=4.0)] = Field(
+        default=1.3, alias="memoryMargin", description="Multiplier of the p95 peak memory Climate-REF recorded.")
+    wall_clock_margin: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
+        default=2.0, alias="wallClockMargin", description="Multiplier of the p95 wall time Climate-REF recorded.")
+    min_wall_clock: Duration = Field(default="10m", alias="minWallClock",
+                                     description="The shortest learned wall clock.")
+
+
 class Retry(_Settings):
     """The retry policy every DiagnosticExecution gets (``spec.retry``); the exit codes are the entry point's."""
 
@@ -75,6 +88,7 @@ class ExecutorSettings(_Settings):
     sizing: Sizing = Field(default_factory=Sizing, description="Resources of a diagnostic not in `diagnostics`.")
     diagnostics: dict[str, Sizing] = Field(
         default_factory=dict, description="Resources per diagnostic, keyed `provider/slug`.")
+    learning: Learning = Field(default_factory=Learning)
     retry: Retry = Field(default_factory=Retry)
     poll_seconds: Annotated[float, Field(gt=0, le=600)] = Field(default=10.0, alias="pollSeconds")
 
@@ -92,6 +106,3 @@ class ExecutorSettings(_Settings):
         if image is None:
             raise ValueError(f"no image for provider {provider!r}: set images.{provider} or defaultImage")
         return image
-
-    def sizing_for(self, provider: str, slug: str) -> Sizing:
-        return self.diagnostics.get(f"{provider}/{slug}", self.sizing)
