@@ -152,9 +152,16 @@ def test_join_waits_then_records_an_oom_without_result(world: Any) -> None:
     definition.output_directory.mkdir(parents=True)
     (definition.output_directory / "out.log").write_text("reading 40 GiB...\n")
     api.set_status(phase="Failed", failureClass="OutOfMemory", reason="OOMKilled", message="at the cap",
-                   attempts=[{"logLocation": "s3://bucket/ref-1/attempt-3/out.log"}])
+                   attempts=[{"logLocation": "s3://bucket/ref-1/attempt-3/out.log",
+                              "telemetry": {"durationSeconds": 42.0, "cpuSeconds": 40.0, "peakMemoryBytes": 4 * GIB,
+                                            "peakMemorySource": "cgroup-v2", "memoryLimitBytes": 4 * GIB}}])
     ex.join(timeout=5)
     assert row(db, execution.id) == (False, "system_error", True)
+    with db.session.begin():  # the shim's measurement, as Climate-REF's resource usage of the failure
+        recorded = db.session.get(Execution, execution.id)
+        assert recorded is not None
+        assert (recorded.wall_seconds, recorded.cpu_seconds, recorded.peak_memory_bytes, recorded.memory_source,
+                recorded.memory_limit_bytes) == (42.0, 40.0, 4 * GIB, "cgroup", 4 * GIB)
     log = (config.paths.results / FRAGMENT / "out.log").read_text()
     assert "OutOfMemory" in log and "s3://bucket/ref-1/attempt-3/out.log" in log
     (obj,) = api.objects.values()

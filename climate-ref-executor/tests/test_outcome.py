@@ -10,10 +10,12 @@ from diagnostic_operator_climate_ref import exit_codes
 from diagnostic_operator_climate_ref.outcome import (
     Action,
     FailureReason,
+    ShimUsage,
     decide,
     log_location,
     phase_counts,
     queue_seconds,
+    shim_usage,
 )
 from diagnostic_operator_climate_ref.run import exit_code_for
 
@@ -85,3 +87,36 @@ def test_phase_counts() -> None:
 ])
 def test_queue_seconds_of_the_first_attempt(obj: dict[str, Any] | None, expected: float | None) -> None:
     assert queue_seconds(obj) == expected
+
+
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(("telemetry", "expected"), [
+    ({"durationSeconds": 61.5, "cpuSeconds": 58.0, "peakMemoryBytes": 4 * GIB, "peakMemorySource": "cgroup-v2",
+      "memoryLimitBytes": 4 * GIB}, ShimUsage(61.5, 58.0, 4 * GIB, "cgroup", 4 * GIB)),
+    ({"durationSeconds": 10, "peakMemoryBytes": 300, "peakMemorySource": "rusage"},
+     ShimUsage(10.0, None, 300, "rusage", None)),
+    # a source Climate-REF cannot compare with its own: the peak is left out, the times kept
+    ({"durationSeconds": 10, "peakMemoryBytes": 300, "peakMemorySource": "kubelet"},
+     ShimUsage(10.0, None, None, "unavailable", None)),
+    ({"durationSeconds": 10}, ShimUsage(10.0, None, None, "unavailable", None)),
+    # Climate-REF needs a wall time; values that are not numbers are not guessed at
+    ({"cpuSeconds": 3.0}, None),
+    ({"durationSeconds": "10"}, None),
+    ({"durationSeconds": 10, "peakMemoryBytes": True}, None),
+    ({"durationSeconds": -1}, None),
+    ({}, None),
+])
+def test_shim_usage_of_the_last_attempt(telemetry: dict[str, Any], expected: ShimUsage | None) -> None:
+    status = {"attempts": [{"telemetry": {"durationSeconds": 999, "peakMemoryBytes": 1}}, {"telemetry": telemetry}]}
+    assert shim_usage(status) == expected
+
+
+def test_a_failure_without_result_carries_the_usage_and_a_cancellation_does_not() -> None:
+    attempt = {"telemetry": {"durationSeconds": 5, "peakMemoryBytes": GIB, "peakMemorySource": "cgroup-v2"}}
+    oom = decide({"metadata": {"name": "x"}, "status": {"phase": "Failed", "failureClass": "OutOfMemory",
+                                                         "attempts": [attempt]}}, False)
+    assert oom.usage == ShimUsage(5.0, None, GIB, "cgroup", None)
+    cancelled = decide({"metadata": {"name": "x"}, "status": {"phase": "Cancelled", "attempts": [attempt]}}, False)
+    assert cancelled.usage is None

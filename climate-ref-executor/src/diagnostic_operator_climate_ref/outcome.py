@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypeGuard
 
 from diagnostic_operator.spec import FailureClass, Phase
 
@@ -31,12 +31,25 @@ class FailureReason(StrEnum):
 
 
 @dataclass(frozen=True)
+class ShimUsage:
+    """What the operator's shim measured of the attempt that ended the execution: Climate-REF's resource usage
+    of a failure without a result (the Pod never got to write Climate-REF's own measurement)."""
+
+    wall_seconds: float
+    cpu_seconds: float | None
+    peak_memory_bytes: int | None
+    memory_source: Literal["cgroup", "rusage", "unavailable"]  # values of Climate-REF's MemorySource
+    memory_limit_bytes: int | None
+
+
+@dataclass(frozen=True)
 class Outcome:
     action: Action
     reason: FailureReason | None = None
     #: The group's dirty flag after recording: True = run again at the next solve; None = leave it as it is.
     dirty: bool | None = None
     detail: str = ""
+    usage: ShimUsage | None = None
 
 
 #: Failure class (without a result) → (reason, dirty). Everything outside the diagnostic's own logic is a
@@ -83,7 +96,35 @@ def decide(dx: dict[str, Any] | None, has_result: bool) -> Outcome:
     detail = (f"DiagnosticExecution {name} ended {phase}, class {failure.value}, reason "
               f"{status.get('reason') or '-'}: {status.get('message') or 'no message'}; "
               f"attempts {status.get('attempt', 0)}; log: {log_location(status) or 'none'}")
-    return Outcome(Action.FAIL, reason, dirty, detail)
+    usage = shim_usage(status) if failure is not FailureClass.CANCELLED else None
+    return Outcome(Action.FAIL, reason, dirty, detail, usage)
+
+
+def shim_usage(status: dict[str, Any]) -> ShimUsage | None:
+    """The last attempt's telemetry as Climate-REF's resource usage; None without a wall time (Climate-REF
+    requires one) or with values that are not numbers."""
+    attempts = status.get("attempts") or []
+    telemetry = (attempts[-1].get("telemetry") or {}) if attempts else {}
+    wall, cpu = telemetry.get("durationSeconds"), telemetry.get("cpuSeconds")
+    peak, limit = telemetry.get("peakMemoryBytes"), telemetry.get("memoryLimitBytes")
+    source = str(telemetry.get("peakMemorySource") or "")
+    if not _number(wall) or not all(v is None or _number(v) for v in (cpu, peak, limit)):
+        return None
+    kind: Literal["cgroup", "rusage", "unavailable"]
+    if peak is None:
+        kind = "unavailable"
+    elif source.startswith("cgroup"):
+        kind = "cgroup"
+    elif source.startswith("rusage"):
+        kind = "rusage"
+    else:
+        kind, peak = "unavailable", None  # a source Climate-REF cannot compare with its own
+    return ShimUsage(float(wall), None if cpu is None else float(cpu), None if peak is None else int(peak), kind,
+                     None if limit is None else int(limit))
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def log_location(status: dict[str, Any]) -> str | None:
