@@ -27,11 +27,13 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text or "(document)"
 
 
-def describe_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``where: field: value -> what is wrong``."""
+def validation_problems(exc: ValidationError, root: str = "") -> list[str]:
+    """One line per problem: ``field: what is wrong (got value)``, the field under ``root`` (e.g. ``spec``)."""
     lines = []
     for err in exc.errors(include_url=False):
         where = _location(tuple(err.get("loc", ())))
+        if root:
+            where = root if where == "(document)" else f"{root}.{where}"
         msg = str(err.get("msg", "invalid"))
         msg = msg.removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
@@ -40,8 +42,14 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             msg = "required field is missing"
         value = err.get("input")
         shown = "" if err.get("type") == "missing" or isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {where}: {msg}{shown}")
-    return f"{source}: invalid DiagnosticExecution:\n" + "\n".join(lines)
+        lines.append(f"{where}: {msg}{shown}")
+    return lines
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``where: field: value -> what is wrong``."""
+    lines = "\n".join(f"  {line}" for line in validation_problems(exc))
+    return f"{source}: invalid DiagnosticExecution:\n" + lines
 
 
 def parse_manifest(document: Any, source: str = "manifest") -> DiagnosticExecution:

@@ -120,6 +120,26 @@ def test_success(site: Site) -> None:
     assert all(reason == "Unschedulable" for reason, _ in warnings), warnings
 
 
+def test_a_spec_the_operator_refuses_ends_once_as_invalid_spec(site: Site) -> None:
+    """The CRD's rules let this backoff through (its durations in days are not compared there); the models
+    refuse it. The execution ends at once, Failed, InvalidSpec, the field named, recorded in the database,
+    said in one Warning; nothing runs."""
+    manifest = example("global-mean-bias.yaml")
+    manifest["metadata"]["name"] = "refused-backoff"
+    name = site.apply_execution(manifest, retry={"backoff": {"initial": "1d", "max": "1h"}})
+    status = site.wait_phase(name, timeout=60)
+    assert (status["phase"], status["failureClass"], status["reason"]) == ("Failed", "Configuration", "InvalidSpec")
+    assert "retry.backoff.initial (1d)" in status["message"], status
+    assert status["observedGeneration"] == site.get(name)["metadata"]["generation"]
+    row = site.execution_row(name)
+    assert (row["phase"], row["failure_class"], row["reason"]) == ("Failed", "Configuration", "InvalidSpec")
+    assert status["databaseExecutionId"] == row["id"]
+    time.sleep(5)  # passes after the end say nothing more
+    warnings = [e for e in site.events(name) if e["type"] == "Warning"]
+    assert [(e["reason"], e.get("count", 1)) for e in warnings] == [("InvalidSpec", 1)], warnings
+    assert site.jobs(name) == []
+
+
 def memory_limit(job: dict[str, Any]) -> str:
     return str(runner(job)["resources"]["limits"]["memory"])
 

@@ -9,6 +9,7 @@ the execution's in one commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "finish_execution",
     "record_attempt_end",
     "record_attempt_start",
+    "record_refused",
     "resolve_attempt",
     "set_execution_phase",
 ]
@@ -119,6 +121,41 @@ def allocate_execution(
                 .returning(Attempt.id)
             ).scalar_one()
         return Allocation(group_id=group_id, execution_id=created, created=True, first_attempt_id=attempt_id)
+
+
+def record_refused(engine: Engine, *, namespace: str, name: str, uid: str, spec: Mapping[str, Any],
+                   reason: str, message: str) -> int:
+    """The rows of an execution whose spec the models refuse, ended at once (Failed, Configuration, ``reason``).
+    Its group comes from the spec's diagnostic and group key as far as they are text (else empty); a group
+    made here is clean (nothing of it can run) and an existing group's dirty flag is left as it is. The raw
+    spec is kept. Calling it again changes nothing."""
+    diagnostic = spec.get("diagnostic")
+    diagnostic = diagnostic if isinstance(diagnostic, Mapping) else {}
+
+    def text(value: object, limit: int) -> str:
+        return value[:limit] if isinstance(value, str) else ""
+
+    key = {"provider": text(diagnostic.get("provider"), 63), "slug": text(diagnostic.get("slug"), 63),
+           "group_key": text(spec.get("groupKey"), 253)}
+    with translate_errors(engine, f"recording the refused execution {namespace}/{name}"), engine.begin() as conn:
+        found = conn.execute(select(Execution.id, Execution.phase).where(Execution.uid == uid)).first()
+        if found is not None and Phase(found.phase).terminal:
+            return int(found.id)  # recorded (and ended) already
+        execution_id = found.id if found is not None else None
+        if execution_id is None:
+            conn.execute(dialect_insert(conn, ExecutionGroup)
+                         .values(**key, diagnostic_version=text(diagnostic.get("version"), 63), dirty=False)
+                         .on_conflict_do_nothing(index_elements=["provider", "slug", "group_key"]))
+            group_id = conn.execute(select(ExecutionGroup.id).filter_by(**key)).scalar_one()
+            conn.execute(dialect_insert(conn, Execution)
+                         .values(group_id=group_id, namespace=namespace, name=name, uid=uid,
+                                 dataset_hash=text(spec.get("datasetHash"), 256) or None, phase=Phase.PENDING.value,
+                                 spec=dict(spec), attempt_count=0, created_at=utc_now())
+                         .on_conflict_do_nothing(index_elements=["uid"]))
+            execution_id = conn.execute(select(Execution.id).where(Execution.uid == uid)).scalar_one()
+    finish_execution(engine, execution_id, phase=Phase.FAILED, failure_class=FailureClass.CONFIGURATION,
+                     reason=reason, message=message, dirty=None)
+    return execution_id
 
 
 def resolve_attempt(engine: Engine, uid: str, number: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from diagnostic_operator.db.lifecycle_writes import (
     finish_execution,
     record_attempt_end,
     record_attempt_start,
+    record_refused,
     set_execution_phase,
 )
 from diagnostic_operator.db.models import Attempt, ExecutionGroup
@@ -254,3 +255,33 @@ def test_get_execution_refs_and_status_document(db_engine: Engine) -> None:
     assert [e.id for e in listed] == [new.execution_id, old.execution_id]
     assert listed[0].phase is Phase.SUCCEEDED and listed[0].attempts == 1 and listed[0].slug == "gmst-bias"
     assert len(list_executions(db_engine, limit=1)) == 1
+
+
+def test_a_refused_spec_is_recorded_once_as_a_failed_execution(db_engine: Engine) -> None:
+    """The operator refuses a spec the API server accepted: its rows are written from the raw spec, ended at
+    once, whatever of the spec is not text; an existing group's dirty flag is left alone."""
+    existing = _allocate(db_engine)  # a group (clean after its execution succeeded)
+    finish_execution(db_engine, existing.execution_id, phase=Phase.SUCCEEDED, failure_class=None, reason=None,
+                     message=None, dirty=False)
+    raw = {"diagnostic": {"provider": "esmvaltool", "slug": "gmst", "version": 3}, "groupKey": "cmip6/tas",
+           "retry": {"backoff": {"initial": "1d", "max": "1h"}}}
+    first = record_refused(db_engine, namespace="default", name="bad", uid="uid-bad", spec=raw,
+                           reason="InvalidSpec", message="spec.retry.backoff: max is shorter than initial")
+    again = record_refused(db_engine, namespace="default", name="bad", uid="uid-bad", spec=raw,
+                           reason="InvalidSpec", message="said again")
+    assert first == again
+    detail = get_execution(db_engine, "default/bad")
+    assert detail is not None
+    status = detail.status()
+    assert (status.phase, status.failure_class, status.reason) == (Phase.FAILED, FailureClass.CONFIGURATION,
+                                                                   "InvalidSpec")
+    assert status.message == "spec.retry.backoff: max is shorter than initial"  # the first end stands
+    assert (detail.group.provider, detail.group.slug, detail.group.group_key, detail.group.diagnostic_version) == (
+        "esmvaltool", "gmst", "cmip6/tas", "")  # the version was not text
+    assert detail.group.dirty is False
+    assert _dirty(db_engine, existing.group_id) is False
+    # nothing of the spec is usable: an empty group, still recorded
+    record_refused(db_engine, namespace="default", name="worse", uid="uid-worse", spec={"diagnostic": "x"},
+                   reason="InvalidSpec", message="spec.diagnostic: not an object")
+    worse = get_execution(db_engine, "default/worse")
+    assert worse is not None and (worse.group.provider, worse.group.slug) == ("", "")

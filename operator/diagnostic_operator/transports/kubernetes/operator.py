@@ -32,6 +32,7 @@ from diagnostic_operator import site
 from diagnostic_operator.db import lifecycle_writes
 from diagnostic_operator.db.engine import create_engine_for, pool_size_for, upgrade
 from diagnostic_operator.db.errors import DatabaseError
+from diagnostic_operator.lifecycle.invalid_spec import INVALID_SPEC, RecordRefusal, plan_refusal
 from diagnostic_operator.lifecycle.plan import (
     Action,
     CreateJob,
@@ -48,6 +49,7 @@ from diagnostic_operator.lifecycle.plan import (
     SetStatus,
     plan,
 )
+from diagnostic_operator.manifest import validation_problems
 from diagnostic_operator.settings import Settings
 from diagnostic_operator.spec import (
     API_GROUP,
@@ -400,12 +402,8 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
     try:
         spec, status = runtime.validated(uid, body)
     except ValidationError as exc:
-        # The API server validated it; this is a version skew or a hand edit. Say so, never crash.
-        if uid not in runtime.refused:  # counted once per execution, not per pass
-            runtime.refused.add(uid)
-            metrics.SPECS_REFUSED.labels(why="invalid-spec").inc()
-        kopf.warn(body, reason="InvalidSpec", message=str(exc)[:1000])
-        return None if deleting else MAX_SLEEP
+        # The API server validated it; this is a version skew, a hand edit or a rule the CRD cannot express.
+        return None if deleting else await _refuse_invalid(runtime, body, exc, logger)
     jobs = {j.attempt: j for j in execution_jobs.get(uid, [])}
     runtime.phases.set(uid, str(status.phase))
     if status.phase.terminal and not any(not j.finished for j in jobs.values()):
@@ -437,6 +435,47 @@ async def reconcile(runtime: Runtime, body: kopf.Body, execution_jobs: kopf.Inde
         if deleting:
             raise kopf.TemporaryError(f"cancelling failed, retrying: {exc}", delay=5) from exc
         return 10.0
+
+
+async def _refuse_invalid(runtime: Runtime, body: kopf.Body, exc: ValidationError,
+                          logger: kopf.Logger) -> float | None:
+    """End an execution whose spec (or status) the models refuse, once (lifecycle/invalid_spec.py): its rows,
+    its status, one Warning. Outages are retried like any other pass."""
+    meta = body.get("metadata", {})
+    name, namespace, uid = meta.get("name", ""), meta.get("namespace", ""), meta.get("uid", "")
+    root = "status" if exc.title == DiagnosticExecutionStatus.__name__ else "spec"
+    _, raw_status = runtime.current_status(uid, body)
+    actions = plan_refusal(raw_status, meta.get("generation"), validation_problems(exc, root), datetime.now(UTC))
+    execution_id = None
+    try:
+        for action in actions:
+            match action:
+                case RecordRefusal(message=message):
+                    execution_id = await asyncio.to_thread(
+                        lifecycle_writes.record_refused, runtime.engine, namespace=namespace, name=name, uid=uid,
+                        spec=body.get("spec") or {}, reason=INVALID_SPEC, message=message)
+                    if uid not in runtime.refused:  # counted once per execution
+                        runtime.refused.add(uid)
+                        metrics.SPECS_REFUSED.labels(why="invalid-spec").inc()
+                    metrics.FINISHED.labels(phase=str(Phase.FAILED)).inc()
+                case SetStatus(status=status):
+                    document = status.model_copy(update={"database_execution_id": execution_id}).model_dump(
+                        by_alias=True, exclude_none=True, mode="json")
+                    result = await runtime.api.merge_patch(
+                        path(API_GROUP, API_VERSION, PLURAL, namespace, name, "status"), {"status": document})
+                    revision = _revision((result.get("metadata") or {}).get("resourceVersion"))
+                    runtime.phases.set(uid, str(status.phase))
+                    if revision is not None:
+                        runtime.written[uid] = (revision, document)
+                case Emit(type=kind, reason=reason, message=message):
+                    kopf.event(body, type=kind, reason=reason, message=message)
+                    logger.warning(f"{namespace}/{name} {reason}: {message}")
+    except (ApiError, OSError, aiohttp.ClientError, TimeoutError, SQLAlchemyError, DatabaseError) as failure:
+        runtime.trouble_at = time.monotonic()
+        metrics.count_failure(failure)
+        logger.warning(f"refusing {namespace}/{name} failed, retrying: {type(failure).__name__}: {failure}")
+        return 10.0
+    return None
 
 
 def _group(pods: Any) -> dict[int, list[PodView]]:
